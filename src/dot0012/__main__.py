@@ -1,0 +1,6 @@
+import sys
+
+from dot0012.cli import main
+
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""Database settings for the tests, the demo and the benchmark, read from environment variables.
+
+DOT0012_BACKEND chooses sqlite (the default), postgres or mysql. DOT0012_DATABASE_URL, if set, replaces
+the whole connection (a dj-database-url URL). Otherwise the servers are found at POSTGRES_HOST,
+POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD (127.0.0.1, 5432, postgres, empty) and MYSQL_HOST,
+MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD (127.0.0.1, 3306, root, empty), and SQLite files under
+DOT0012_SQLITE_DIR (the current directory).
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import dj_database_url
+
+
+BACKENDS = ("sqlite", "postgres", "mysql")
+
+
+class UnknownBackend(ValueError):
+    pass
+
+
+def backend_from_env():
+    backend = os.environ.get("DOT0012_BACKEND", "sqlite")
+    if backend not in BACKENDS:
+        raise UnknownBackend(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def server_url(backend, name):
+    if backend == "sqlite":
+        directory = Path(os.environ.get("DOT0012_SQLITE_DIR", ".")).resolve()
+        return f"sqlite:///{directory / name}.sqlite3"
+    if backend == "postgres":
+        prefix, default_port, default_user = "POSTGRES", "5432", "postgres"
+    elif backend == "mysql":
+        prefix, default_port, default_user = "MYSQL", "3306", "root"
+    else:
+        raise UnknownBackend(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    host = os.environ.get(f"{prefix}_HOST", "127.0.0.1")
+    port = os.environ.get(f"{prefix}_PORT", default_port)
+    user = quote(os.environ.get(f"{prefix}_USER", default_user))
+    password = quote(os.environ.get(f"{prefix}_PASSWORD", ""))
+    return f"{backend}://{user}:{password}@{host}:{port}/{name}"
+
+
+def database_settings(url):
+    """Django DATABASES entry for a dj-database-url URL, with the options the tests rely on."""
+    config = dj_database_url.parse(url)
+    engine = config["ENGINE"]
+    if engine.endswith("mysql"):
+        config.setdefault("OPTIONS", {})["charset"] = "utf8mb4"
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"}
+    elif engine.endswith("sqlite3"):
+        # A file, not Django's in-memory test database: SQLite's pages would otherwise count as
+        # the migrating process's memory.
+        path = Path(config["NAME"])
+        config["TEST"] = {"NAME": str(path.with_name(f"test_{path.name}"))}
+    elif not engine.endswith("postgresql"):
+        raise UnknownBackend(f"unsupported database engine {engine!r} in {url!r}")
+    return config
+
+
+def database_from_env(name):
+    url = os.environ.get("DOT0012_DATABASE_URL")
+    if url and name != "dot0012":
+        # A second alias next to an explicit URL: same server, another database.
+        url = url.rsplit("/", 1)[0] + "/" + name
+    return database_settings(url or server_url(backend_from_env(), name))
