@@ -1,7 +1,7 @@
 """Database settings for the tests, the demo and the benchmark, read from environment variables.
 
-DOT0012_BACKEND chooses sqlite (the default), postgres or mysql. DOT0012_DATABASE_URL, if set, replaces
-the whole connection (a dj-database-url URL). Otherwise the servers are found at POSTGRES_HOST,
+DOT0012_BACKEND chooses sqlite (the default), postgres or mysql. DOT0012_DATABASE_URL, if set, names
+the server instead (a dj-database-url URL; its database name is replaced by the one asked for). Otherwise the servers are found at POSTGRES_HOST,
 POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD (127.0.0.1, 5432, postgres, empty) and MYSQL_HOST,
 MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD (127.0.0.1, 3306, root, empty), and SQLite files under
 DOT0012_SQLITE_DIR (the current directory).
@@ -63,8 +63,8 @@ def database_settings(url):
 
 
 def database_from_env(name):
+    """DATABASES entry for database `name` on the server the environment chooses."""
     url = os.environ.get("DOT0012_DATABASE_URL")
-    if url and name != "dot0012":
-        # A second alias next to an explicit URL: same server, another database.
-        url = url.rsplit("/", 1)[0] + "/" + name
+    if url:
+        url = f"{url.rsplit('/', 1)[0]}/{name}"
     return database_settings(url or server_url(backend_from_env(), name))
