@@ -46,17 +46,23 @@ def build_parser():
     demo = commands.add_parser(
         "demo",
         help="migrate the same populated database with unpatched and patched DOT, side by side",
-        description="Populate a database with access tokens at migration 0011, then run migration 0012 "
-        "with unpatched and with patched django-oauth-toolkit, each in its own process, and print wall "
-        "time, peak RSS growth and the rows checked.",
+        description="Download the pristine django-oauth-toolkit sdist from PyPI and build two trees from it, "
+        "as released and with the dot0012 series applied. Populate a database with access tokens at "
+        "migration 0011, then run migration 0012 with each tree in a process of its own, rolling the "
+        "database back to 0011 in between, and print wall time, peak RSS growth and how many rows got "
+        "the right token_checksum. Exits with status 2 if the patched migration does not fill every row.",
     )
     demo.add_argument("--tokens", type=int, default=100_000, help="access tokens to create (default 100000)")
     demo.add_argument(
         "--database",
         metavar="URL",
-        help="database URL (dj-database-url form); default: a SQLite file in a temporary directory",
+        help="database URL (dj-database-url form), e.g. postgres://postgres:@127.0.0.1:5432/dot0012_demo; "
+        "the database it names is the demo's own: it is dropped if it exists, created, and dropped at the "
+        "end. Default: a SQLite file in a temporary directory",
     )
-    demo.add_argument("--dot", default="3.0.1", metavar="VERSION", help="DOT version to compare (default 3.0.1)")
+    demo.add_argument(
+        "--dot", default="3.0.1", metavar="VERSION", help="DOT version to compare (default 3.0.1)"
+    )
     return parser
 
 

@@ -1,0 +1,253 @@
+"""The steps of `dot0012 demo`, each run in a process of its own by `python -m dot0012.migrate_child STEP`.
+
+A fresh process per step keeps one migration's memory out of the next one's measurement. The parent
+passes the Django DATABASES entry as JSON in DOT0012_DEMO_DATABASE and puts the django-oauth-toolkit
+tree to use first on PYTHONPATH. The child answers on stdout, one JSON object per line: {"progress": n}
+while it works, then {"result": {...}} or {"error": "one line"}. Everything else goes to stderr.
+"""
+
+import gc
+import hashlib
+import json
+import os
+import random
+import string
+import sys
+import time
+import traceback
+from datetime import timedelta
+
+
+DATABASE_ENV = "DOT0012_DEMO_DATABASE"
+BEFORE_0012 = "0011_refreshtoken_token_family"
+MIGRATION_0012 = "0012_add_token_checksum"
+INSERT_BATCH_SIZE = 5000
+VERIFY_BATCH_SIZE = 2000
+# oauthlib.common.UNICODE_ASCII_CHARACTER_SET, from which DOT's tokens are drawn.
+TOKEN_CHARACTERS = string.ascii_letters + string.digits
+TOKEN_RANDOM_LENGTH = 30
+
+
+def setup_django(with_dot=True):
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        SECRET_KEY="dot0012-demo-not-secret",
+        USE_TZ=True,
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "oauth2_provider"]
+        if with_dot
+        else [],
+        DATABASES={"default": json.loads(os.environ[DATABASE_ENV])},
+    )
+    django.setup()
+
+
+def migrate(app_label, target=None):
+    from django.core.management import call_command
+
+    args = [app_label] if target is None else [app_label, target]
+    call_command("migrate", *args, verbosity=0, interactive=False)
+
+
+def historical_access_token(migration):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    state = MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration))
+    return state.apps.get_model("oauth2_provider", "AccessToken")
+
+
+def memory_kib(field):
+    """VmRSS (resident now) or VmHWM (peak resident) of this process, in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def reset_peak_memory():
+    """Make VmHWM start again from the current RSS, so that it shows the peak of what follows only."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        # Kernels before 4.0 cannot reset it; the peak of the setup then counts as well.
+        pass
+
+
+def describe_database():
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    if connection.vendor == "postgresql":
+        major, minor = divmod(connection.pg_version, 10000)
+        import psycopg
+
+        return f"PostgreSQL {major}.{minor} (psycopg {psycopg.__version__})"
+    if connection.vendor == "mysql":
+        import MySQLdb
+
+        server = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
+        version = ".".join(map(str, connection.mysql_version))
+        return f"{server} {version} (mysqlclient {MySQLdb.__version__})"
+    return connection.display_name
+
+
+def create_database(send):
+    """Drop the demo's database if it exists and create it empty (server databases only)."""
+    setup_django(with_dot=False)
+    from django.db import connection
+
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        cursor.execute(f"CREATE DATABASE {name} {connection.creation.sql_table_creation_suffix()}")
+    return {}
+
+
+def drop_database(send):
+    setup_django(with_dot=False)
+    from django.db import connection
+
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    return {}
+
+
+def demo_token(index, rng):
+    """A token like the ones DOT generates, made distinct by the index after its random part."""
+    return "".join(rng.choices(TOKEN_CHARACTERS, k=TOKEN_RANDOM_LENGTH)) + f"{index:x}"
+
+
+def populate(send, count):
+    """Migrate to 0011 and insert `count` access tokens through the historical model."""
+    setup_django()
+    import django
+    import oauth2_provider
+    from django.utils import timezone
+
+    migrate("contenttypes")
+    migrate("auth")
+    migrate("oauth2_provider", BEFORE_0012)
+    AccessToken = historical_access_token(BEFORE_0012)
+    rng = random.Random(12)
+    expires = timezone.now() + timedelta(days=1)
+    inserted = 0
+    while inserted < count:
+        batch_size = min(INSERT_BATCH_SIZE, count - inserted)
+        AccessToken.objects.bulk_create(
+            AccessToken(token=demo_token(index, rng), expires=expires, scope="read write")
+            for index in range(inserted, inserted + batch_size)
+        )
+        inserted += batch_size
+        send({"progress": inserted})
+    return {
+        "database": describe_database(),
+        "django": django.get_version(),
+        "python": sys.version.split()[0],
+        "oauth2_provider": os.path.dirname(oauth2_provider.__file__),
+    }
+
+
+def count_checksums():
+    """Rows, and rows whose token_checksum is the SHA-256 of their token, read in keyset batches."""
+    AccessToken = historical_access_token(MIGRATION_0012)
+    rows = AccessToken.objects.order_by("pk").values_list("pk", "token", "token_checksum")
+    checked = correct = 0
+    last_pk = None
+    while True:
+        batch = list((rows if last_pk is None else rows.filter(pk__gt=last_pk))[:VERIFY_BATCH_SIZE])
+        if not batch:
+            return checked, correct
+        checked += len(batch)
+        correct += sum(
+            checksum == hashlib.sha256(token.encode("utf-8")).hexdigest() for _, token, checksum in batch
+        )
+        last_pk = batch[-1][0]
+
+
+def migrate_0012(send):
+    """Migrate to 0012 as the measured step: wall time and peak RSS growth, then verify the checksums."""
+    setup_django()
+    import oauth2_provider
+    from django.core.management import load_command_class
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    # Connect, and import the migrate command and the migration modules, first: none of that is the
+    # backfill's memory, and both variants would pay it alike.
+    connection.ensure_connection()
+    load_command_class("django.core", "migrate")
+    MigrationLoader(connection)
+    gc.collect()
+    reset_peak_memory()
+    rss_before = memory_kib("VmRSS")
+    started = time.perf_counter()
+    error = None
+    try:
+        migrate("oauth2_provider", MIGRATION_0012)
+    except Exception as exception:
+        traceback.print_exc()
+        error = one_line(exception)
+    seconds = time.perf_counter() - started
+    peak_growth = memory_kib("VmHWM") - rss_before
+    result = {
+        "seconds": seconds,
+        "peak_growth_kib": peak_growth,
+        "oauth2_provider": os.path.dirname(oauth2_provider.__file__),
+    }
+    if error:
+        return {**result, "error": error}
+    checked, correct = count_checksums()
+    return {**result, "checked": checked, "correct": correct}
+
+
+def rollback(send):
+    setup_django()
+    migrate("oauth2_provider", BEFORE_0012)
+    return {}
+
+
+STEPS = {
+    "create-database": create_database,
+    "drop-database": drop_database,
+    "populate": populate,
+    "migrate-0012": migrate_0012,
+    "rollback": rollback,
+}
+
+
+def one_line(exception):
+    lines = str(exception).strip().splitlines()
+    return f"{type(exception).__name__}: {lines[0].strip()}" if lines else type(exception).__name__
+
+
+def main(argv):
+    step, *args = argv
+    messages = sys.stdout
+    # Whatever Django or a driver prints must not be taken for a message to the parent.
+    sys.stdout = sys.stderr
+
+    def send(message):
+        messages.write(json.dumps(message) + "\n")
+        messages.flush()
+
+    try:
+        result = STEPS[step](send, *(int(arg) for arg in args))
+    except Exception as exception:
+        traceback.print_exc()
+        send({"error": one_line(exception)})
+        return 1
+    send({"result": result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
