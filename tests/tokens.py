@@ -57,3 +57,10 @@ def insert_tokens(tokens, alias="default", batch_size=5000):
         AccessToken.objects.using(alias).bulk_create(
             AccessToken(token=token, expires=expires, scope="read write") for token in batch
         )
+
+
+def delete_all_tokens(alias="default"):
+    """Empty the access token table with plain SQL, whatever migration the schema is at."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name('oauth2_provider_accesstoken')}")
