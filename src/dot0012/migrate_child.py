@@ -95,7 +95,8 @@ def describe_database():
 
         server = "MariaDB" if connection.mysql_is_mariadb else "MySQL"
         version = ".".join(map(str, connection.mysql_version))
-        return f"{server} {version} (mysqlclient {MySQLdb.__version__})"
+        driver_version = ".".join(map(str, MySQLdb.version_info[:3]))
+        return f"{server} {version} (mysqlclient {driver_version})"
     return connection.display_name
 
 
