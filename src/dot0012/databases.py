@@ -1,10 +1,10 @@
 """Database settings for the tests, the demo and the benchmark, read from environment variables.
 
 DOT0012_BACKEND chooses sqlite (the default), postgres or mysql. DOT0012_DATABASE_URL, if set, names
-the server instead (a dj-database-url URL; its database name is replaced by the one asked for). Otherwise the servers are found at POSTGRES_HOST,
-POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD (127.0.0.1, 5432, postgres, empty) and MYSQL_HOST,
-MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD (127.0.0.1, 3306, root, empty), and SQLite files under
-DOT0012_SQLITE_DIR (the current directory).
+the server instead (a dj-database-url URL; its database name is replaced by the one asked for).
+Otherwise the servers are found at POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD
+(127.0.0.1, 5432, postgres, empty) and MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD (127.0.0.1,
+3306, root, empty), and SQLite files under DOT0012_SQLITE_DIR (the current directory).
 """
 
 import os
