@@ -12,7 +12,7 @@ extlinks = {
     "pr": ("https://github.com/django-oauth/django-oauth-toolkit/pull/%s", "#%s"),
 }
 
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_includes"]
 html_theme = "sphinx_rtd_theme"
 html_static_path = []
 highlight_language = "none"
