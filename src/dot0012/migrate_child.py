@@ -13,6 +13,7 @@ import os
 import random
 import string
 import sys
+import tempfile
 import time
 import traceback
 from datetime import timedelta
@@ -127,8 +128,17 @@ def demo_token(index, rng):
     return "".join(rng.choices(TOKEN_CHARACTERS, k=TOKEN_RANDOM_LENGTH)) + f"{index:x}"
 
 
-def populate(send, count):
-    """Migrate to 0011 and insert `count` access tokens through the historical model."""
+def bench_token(index, rng, length):
+    """A distinct token of exactly `length` characters: random ones, then the index in hex."""
+    suffix = f"{index:x}"
+    return "".join(rng.choices(TOKEN_CHARACTERS, k=length - len(suffix))) + suffix
+
+
+def populate(send, count, length=0):
+    """
+    Migrate to 0011 and insert `count` access tokens through the historical model: like the demo's
+    (30 random characters and the index), or of `length` characters.
+    """
     setup_django()
     import django
     import oauth2_provider
@@ -144,7 +154,11 @@ def populate(send, count):
     while inserted < count:
         batch_size = min(INSERT_BATCH_SIZE, count - inserted)
         AccessToken.objects.bulk_create(
-            AccessToken(token=demo_token(index, rng), expires=expires, scope="read write")
+            AccessToken(
+                token=bench_token(index, rng, length) if length else demo_token(index, rng),
+                expires=expires,
+                scope="read write",
+            )
             for index in range(inserted, inserted + batch_size)
         )
         inserted += batch_size
@@ -174,8 +188,46 @@ def count_checksums():
         last_pk = batch[-1][0]
 
 
-def migrate_0012(send):
-    """Migrate to 0012 as the measured step: wall time and peak RSS growth, then verify the checksums."""
+def measure(function, use_memray=False):
+    """
+    Run function and return its wall time and peak RSS growth; with use_memray, run it under memray's
+    Tracker instead and return the bytes held at the high-water mark of its allocations (memray's own
+    overhead makes that run's time and RSS meaningless, so they are not returned).
+    """
+    gc.collect()
+    error = None
+    if use_memray:
+        import memray
+
+        with tempfile.TemporaryDirectory(prefix="dot0012-memray-") as directory:
+            path = os.path.join(directory, "allocations.bin")
+            try:
+                with memray.Tracker(path, file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS):
+                    function()
+            except Exception as exception:
+                traceback.print_exc()
+                error = one_line(exception)
+            records = memray.FileReader(path).get_high_watermark_allocation_records(merge_threads=True)
+            result = {"memray_peak_bytes": sum(record.size for record in records)}
+    else:
+        reset_peak_memory()
+        rss_before = memory_kib("VmRSS")
+        started = time.perf_counter()
+        try:
+            function()
+        except Exception as exception:
+            traceback.print_exc()
+            error = one_line(exception)
+        seconds = time.perf_counter() - started
+        result = {"seconds": seconds, "peak_growth_kib": memory_kib("VmHWM") - rss_before}
+    return {**result, "error": error} if error else result
+
+
+def migrate_0012(send, verify=1, use_memray=0):
+    """
+    Migrate to 0012 as the measured step: wall time and peak RSS growth (or, with use_memray, memray's
+    peak), then, with verify, count the rows with a correct checksum.
+    """
     setup_django()
     import oauth2_provider
     from django.core.management import load_command_class
@@ -187,27 +239,77 @@ def migrate_0012(send):
     connection.ensure_connection()
     load_command_class("django.core", "migrate")
     MigrationLoader(connection)
-    gc.collect()
-    reset_peak_memory()
-    rss_before = memory_kib("VmRSS")
-    started = time.perf_counter()
-    error = None
-    try:
-        migrate("oauth2_provider", MIGRATION_0012)
-    except Exception as exception:
-        traceback.print_exc()
-        error = one_line(exception)
-    seconds = time.perf_counter() - started
-    peak_growth = memory_kib("VmHWM") - rss_before
-    result = {
-        "seconds": seconds,
-        "peak_growth_kib": peak_growth,
-        "oauth2_provider": os.path.dirname(oauth2_provider.__file__),
-    }
-    if error:
-        return {**result, "error": error}
+    result = measure(lambda: migrate("oauth2_provider", MIGRATION_0012), use_memray=bool(use_memray))
+    result["oauth2_provider"] = os.path.dirname(oauth2_provider.__file__)
+    if "error" in result or not verify:
+        return result
     checked, correct = count_checksums()
     return {**result, "checked": checked, "correct": correct}
+
+
+# The floor: one set-based UPDATE computing every checksum in the database, by connection.vendor.
+FLOOR_CHECKSUM_SQL = {
+    "postgresql": "encode(sha256(convert_to(token, 'UTF8')), 'hex')",
+    "mysql": "SHA2(CONVERT(token USING utf8mb4), 256)",
+    "sqlite": "dot0012_sha256(token)",
+}
+ACCESS_TOKEN_TABLE = "oauth2_provider_accesstoken"
+
+
+def floor(send, undo=0, use_memray=0):
+    """
+    The floor the migration is compared with: add a nullable token_checksum column to the table at
+    0011 (not measured), then fill it with one UPDATE computed by the database (measured). With undo,
+    drop the column again, leaving the table as it was.
+    """
+    setup_django(with_dot=False)
+    from django.db import connection, transaction
+
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "dot0012_sha256",
+            1,
+            lambda token: hashlib.sha256(token.encode("utf-8")).hexdigest(),
+            deterministic=True,
+        )
+    table = connection.ops.quote_name(ACCESS_TOKEN_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN token_checksum varchar(64) NULL")
+
+    def update():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET token_checksum = {FLOOR_CHECKSUM_SQL[connection.vendor]}")
+
+    result = measure(update, use_memray=bool(use_memray))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), SUM(CASE WHEN token_checksum = {FLOOR_CHECKSUM_SQL[connection.vendor]} "
+            f"AND token_checksum IS NOT NULL THEN 1 ELSE 0 END) FROM {table}"
+        )
+        checked, correct = cursor.fetchone()
+    if undo:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} DROP COLUMN token_checksum")
+    return {**result, "checked": int(checked), "correct": int(correct or 0)}
+
+
+def clone_database(send, template):
+    """Drop the database and create it again as a copy of template (PostgreSQL only)."""
+    setup_django(with_dot=False)
+    from django.db import connection
+
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        cursor.execute(f"CREATE DATABASE {name} TEMPLATE {connection.ops.quote_name(template)}")
+    return {}
+
+
+def describe(send):
+    """The database server and driver, for the benchmark's record."""
+    setup_django(with_dot=False)
+    return {"database": describe_database()}
 
 
 def rollback(send):
@@ -222,6 +324,9 @@ STEPS = {
     "populate": populate,
     "migrate-0012": migrate_0012,
     "rollback": rollback,
+    "floor": floor,
+    "clone-database": clone_database,
+    "describe": describe,
 }
 
 
@@ -241,7 +346,7 @@ def main(argv):
         messages.flush()
 
     try:
-        result = STEPS[step](send, *(int(arg) for arg in args))
+        result = STEPS[step](send, *(int(arg) if arg.isdecimal() else arg for arg in args))
     except Exception as exception:
         traceback.print_exc()
         send({"error": one_line(exception)})
