@@ -222,7 +222,7 @@ def test_prepare_series_1_applies_only_the_first_patch(version, unpack, tmp_path
     assert snapshot(tmp_path / "first") == snapshot(by_hand)
 
 
-@pytest.mark.parametrize("series", ["0", "-1", "4", "first", "", " 1"])
+@pytest.mark.parametrize("series", ["0", "-1", "99", "first", "", " 1"])
 def test_prepare_refuses_a_bad_series(series, tmp_path, capsys):
     error = refusal(capsys, "prepare", "--dot", "3.0.0", "--dest", tmp_path / "dot", "--series", series)
     assert f"--series must be all, none or a number from 1 to {len(series_patches('3.0.0'))}" in error
