@@ -63,6 +63,47 @@ def build_parser():
     demo.add_argument(
         "--dot", default="3.0.1", metavar="VERSION", help="DOT version to compare (default 3.0.1)"
     )
+
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark migration 0012: DOT releases and each step of our series, per backend and N",
+        description="Populate each backend at migration 0011 once per table size and token length, then "
+        "migrate it to 0012 with DOT 3.0.1, 3.1.0 and 3.4.1 as released, each step of our 3.0.1 series "
+        "and our 3.4.1 series (if any), each run in a fresh process on the same data, and compare with "
+        "one set-based UPDATE (the floor). Writes results.json, results.csv, results.md and PNG plots.",
+    )
+    bench.add_argument(
+        "--backends",
+        default="sqlite,postgres,postgres-nossc,mysql",
+        help="comma-separated: sqlite, postgres, postgres-nossc (DISABLE_SERVER_SIDE_CURSORS), mysql "
+        "(default: all four); servers are found as for the tests (POSTGRES_*, MYSQL_*)",
+    )
+    bench.add_argument(
+        "--tokens", default="10000,100000", help="comma-separated table sizes (default 10000,100000)"
+    )
+    bench.add_argument(
+        "--token-lengths", default="40,255", help="comma-separated token lengths (default 40,255)"
+    )
+    bench.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per variant; medians are reported (default 3)"
+    )
+    bench.add_argument(
+        "--variants",
+        metavar="KEYS",
+        help="comma-separated subset, e.g. 3.0.1,3.0.1+all (keys: 3.0.1, 3.1.0, 3.4.1, 3.0.1+N, 3.4.1+N, "
+        "floor); the floor is always included. Default: all",
+    )
+    bench.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=0,
+        metavar="S",
+        help="run a variant only once if its first run takes longer than S seconds (default 0: never)",
+    )
+    bench.add_argument("--no-memray", dest="memray", action="store_false", help="skip the run under memray")
+    bench.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
+    bench.add_argument("--note", help="a paragraph to add to results.md")
+    bench.add_argument("--out", default="bench-results", help="output directory (default bench-results)")
     return parser
 
 
@@ -81,6 +122,11 @@ def main(argv=None):
             from dot0012.demo import run_demo
 
             run_demo(tokens=args.tokens, database_url=args.database, dot_version=args.dot)
+        elif args.command == "bench":
+            from dot0012.bench import run_bench
+
+            args.argv = sys.argv[1:] if argv is None else list(argv)
+            run_bench(args)
     except CommandError as error:
         print(f"dot0012 {args.command}: error: {error}", file=sys.stderr)
         return 2
