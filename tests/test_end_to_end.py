@@ -1,13 +1,14 @@
 """After 0012, the tokens that existed before it still open a view protected by DOT."""
 
-from tests.tokens import MIGRATION_0012, generate_tokens, insert_tokens, migrate
+from tests.tokens import generate_tokens, insert_tokens, migrate
 
 
 def test_old_tokens_open_a_protected_view_and_unknown_ones_do_not(before_0012, client):
     tokens = list(generate_tokens(400))
     insert_tokens(tokens)
 
-    migrate(MIGRATION_0012)
+    # Through 0012 to the latest migration: the view uses the installed DOT's models.
+    migrate(None)
 
     # HTTP headers carry ASCII: DOT generates tokens from an ASCII alphabet, so the sample is the
     # ASCII kinds (30 and 255 characters); the others are checked through the validator.

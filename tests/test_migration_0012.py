@@ -59,7 +59,8 @@ def test_every_kind_of_token_gets_its_checksum(before_0012):
 def test_token_checksum_is_unique_and_indexed(before_0012):
     insert_tokens(generate_tokens(10))
 
-    migrate(MIGRATION_0012)
+    # Through 0012 to the latest migration: the test uses the installed DOT's models.
+    migrate(None)
 
     connection = connections["default"]
     with connection.cursor() as cursor:
@@ -76,7 +77,8 @@ def test_migrated_tokens_authenticate_and_unknown_ones_do_not(before_0012):
     tokens = list(generate_tokens(200))
     insert_tokens(tokens)
 
-    migrate(MIGRATION_0012)
+    # Through 0012 to the latest migration: the test uses the installed DOT's models.
+    migrate(None)
 
     validator = OAuth2Validator()
     for token in tokens[:8] + tokens[-4:]:
