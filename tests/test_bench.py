@@ -18,7 +18,7 @@ def test_bench_smoke_on_sqlite(tmp_path, monkeypatch, capsys):
 
     final = f"3.0.1+{len(series_patches('3.0.1'))}"
     results = json.loads((out / "results.json").read_text())
-    assert results["machine"]["nproc"] >= 1
+    assert results["complete"] is True and results["machine"]["nproc"] >= 1
     assert results["versions"]["databases"]["sqlite"].startswith("SQLite")
     rows = results["rows"]
     assert [row["variant"] for row in rows] == ["3.0.1", final, "floor"]

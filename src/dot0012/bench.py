@@ -134,6 +134,16 @@ def run_bench(args):
         build_trees(variants, work_dir)
         rows = []
         descriptions = {}
+
+        def save(complete):
+            """Write the results so far, so that an interrupted run keeps what it measured."""
+            results = collect_results(
+                args, started, backends, token_counts, lengths, variants, rows, descriptions
+            )
+            results["complete"] = complete
+            write_results(results, out, args.plots and complete, args.note)
+            return results
+
         servers = [
             server for server in ("sqlite", "postgres", "mysql") if server in map(SERVER.get, backends)
         ]
@@ -148,8 +158,15 @@ def run_bench(args):
                         for backend in columns:
                             for variant in variants:
                                 rows.append(bench.measure(backend, tokens, length, variant, args))
+                            save(complete=False)
             finally:
                 bench.close()
+    results = save(complete=True)
+    print(format_targets(results["targets"]))
+    print(f"\nresults in {out}/: results.json, results.csv, results.md" + (", *.png" if args.plots else ""))
+
+
+def collect_results(args, started, backends, token_counts, lengths, variants, rows, descriptions):
     results = {
         "command": "dot0012 " + " ".join(args.argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -171,9 +188,7 @@ def run_bench(args):
     }
     add_ratios(rows)
     results["targets"] = check_targets(rows, variants, backends, token_counts, lengths)
-    write_results(results, out, args.plots, args.note)
-    print(format_targets(results["targets"]))
-    print(f"\nresults in {out}/: results.json, results.csv, results.md" + (", *.png" if args.plots else ""))
+    return results
 
 
 def build_trees(variants, work_dir):
@@ -484,6 +499,11 @@ def format_markdown(results, note):
         ]
     if note:
         lines += [note, ""]
+    if not results.get("complete", True):
+        lines += [
+            "**Incomplete: the run was interrupted, or is still going; these are the rows so far.**",
+            "",
+        ]
     lines += [
         "| backend | N | token length | variant | runs | median wall s | median RSS growth MiB "
         "| memray peak MiB | ratio vs floor |",
