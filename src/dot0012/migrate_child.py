@@ -101,26 +101,26 @@ def describe_database():
     return connection.display_name
 
 
-def create_database(send):
-    """Drop the demo's database if it exists and create it empty (server databases only)."""
+def drop_then_create(create_options=None):
+    """Drop the database in the settings if it exists; then create it, unless create_options is None."""
     setup_django(with_dot=False)
     from django.db import connection
 
     name = connection.ops.quote_name(connection.settings_dict["NAME"])
     with connection._nodb_cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-        cursor.execute(f"CREATE DATABASE {name} {connection.creation.sql_table_creation_suffix()}")
+        if create_options is not None:
+            cursor.execute(f"CREATE DATABASE {name} {create_options(connection)}")
     return {}
+
+
+def create_database(send):
+    """Drop the demo's database if it exists and create it empty (server databases only)."""
+    return drop_then_create(lambda connection: connection.creation.sql_table_creation_suffix())
 
 
 def drop_database(send):
-    setup_django(with_dot=False)
-    from django.db import connection
-
-    name = connection.ops.quote_name(connection.settings_dict["NAME"])
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-    return {}
+    return drop_then_create(create_options=None)
 
 
 def demo_token(index, rng):
@@ -296,14 +296,7 @@ def floor(send, undo=0, use_memray=0):
 
 def clone_database(send, template):
     """Drop the database and create it again as a copy of template (PostgreSQL only)."""
-    setup_django(with_dot=False)
-    from django.db import connection
-
-    name = connection.ops.quote_name(connection.settings_dict["NAME"])
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-        cursor.execute(f"CREATE DATABASE {name} TEMPLATE {connection.ops.quote_name(template)}")
-    return {}
+    return drop_then_create(lambda connection: f"TEMPLATE {connection.ops.quote_name(template)}")
 
 
 def describe(send):
