@@ -21,17 +21,17 @@ def test_bench_smoke_on_sqlite(tmp_path, monkeypatch, capsys):
     assert results["complete"] is True and results["machine"]["nproc"] >= 1
     assert results["versions"]["databases"]["sqlite"].startswith("SQLite")
     rows = results["rows"]
-    assert [row["variant"] for row in rows] == ["3.0.1", final, "floor"]
+    assert [row["variant"] for row in rows] == ["3.0.1", final, "floor", "floor-0012"]
     for row in rows:
         assert (row["backend"], row["tokens"], row["token_length"]) == ("sqlite", 2000, 40)
         assert row["errors"] == [] and len(row["runs"]) == 1
         assert row["checked"] == row["correct"] == 2000
         assert 0 < row["median_seconds"] < 60
         assert -1 < row["median_rss_growth_mib"] < 500 and 0 <= row["memray_peak_mib"] < 500
-    assert rows[-1]["ratio_vs_floor"] == 1
-    assert rows[1]["ratio_vs_floor"] > 0
+    assert rows[2]["ratio_vs_floor"] == rows[3]["ratio_vs_floor_0012"] == 1
+    assert rows[1]["ratio_vs_floor"] > 0 and rows[1]["ratio_vs_floor_0012"] > 0
     with open(out / "results.csv", newline="") as stream:
-        assert [line["variant"] for line in csv.DictReader(stream)] == ["3.0.1", final, "floor"]
+        assert [line["variant"] for line in csv.DictReader(stream)] == ["3.0.1", final, "floor", "floor-0012"]
     markdown = (out / "results.md").read_text()
     assert "| sqlite | 2,000 | 40 | DOT 3.0.1 as released | 1 |" in markdown
     if plots:
@@ -39,6 +39,7 @@ def test_bench_smoke_on_sqlite(tmp_path, monkeypatch, capsys):
             assert (out / name).read_bytes().startswith(b"\x89PNG")
     output = capsys.readouterr().out
     assert f"{final} on sqlite: RSS growth <= 16 MiB" in output
+    assert f"{final} on sqlite: wall time <= 1.5x floor-0012 (0012's schema steps + one UPDATE)" in output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["results"], "the bench leaves files behind"
 
 

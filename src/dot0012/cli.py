@@ -70,7 +70,8 @@ def build_parser():
         description="Populate each backend at migration 0011 once per table size and token length, then "
         "migrate it to 0012 with DOT 3.0.1, 3.1.0 and 3.4.1 as released, each step of our 3.0.1 series "
         "and our 3.4.1 series (if any), each run in a fresh process on the same data, and compare with "
-        "one set-based UPDATE (the floor). Writes results.json, results.csv, results.md and PNG plots.",
+        "two floors: one set-based UPDATE alone (floor), and our 3.4.1 series' 0012 with its backfill made "
+        "that one UPDATE (floor-0012). Writes results.json, results.csv, results.md and PNG plots.",
     )
     bench.add_argument(
         "--backends",
@@ -91,14 +92,15 @@ def build_parser():
         "--variants",
         metavar="KEYS",
         help="comma-separated subset, e.g. 3.0.1,3.0.1+all (keys: 3.0.1, 3.1.0, 3.4.1, 3.0.1+N, 3.4.1+N, "
-        "floor); the floor is always included. Default: all",
+        "3.0.1+all, 3.4.1+all); both floors are always included. Default: all",
     )
     bench.add_argument(
         "--slow-seconds",
         type=float,
         default=0,
         metavar="S",
-        help="run a variant only once if its first run takes longer than S seconds (default 0: never)",
+        help="run a variant only once, and not under memray, if its first run takes longer than S seconds "
+        "(default 0: never)",
     )
     bench.add_argument("--no-memray", dest="memray", action="store_false", help="skip the run under memray")
     bench.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")

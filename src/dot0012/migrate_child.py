@@ -8,6 +8,7 @@ while it works, then {"result": {...}} or {"error": "one line"}. Everything else
 
 import gc
 import hashlib
+import importlib
 import json
 import os
 import random
@@ -223,10 +224,12 @@ def measure(function, use_memray=False):
     return {**result, "error": error} if error else result
 
 
-def migrate_0012(send, verify=1, use_memray=0):
+def migrate_0012(send, verify=1, use_memray=0, one_update=0):
     """
     Migrate to 0012 as the measured step: wall time and peak RSS growth (or, with use_memray, memray's
-    peak), then, with verify, count the rows with a correct checksum.
+    peak), then, with verify, count the rows with a correct checksum. With one_update, the migration
+    must be one of our complete series: its BATCH_SIZE is raised to the number of tokens, so that its
+    backfill is a single UPDATE between the same schema steps.
     """
     setup_django()
     import oauth2_provider
@@ -239,6 +242,11 @@ def migrate_0012(send, verify=1, use_memray=0):
     connection.ensure_connection()
     load_command_class("django.core", "migrate")
     MigrationLoader(connection)
+    if one_update:
+        module = importlib.import_module(f"oauth2_provider.migrations.{MIGRATION_0012}")
+        if not hasattr(module, "BATCH_SIZE"):
+            raise RuntimeError(f"{module.__file__} has no BATCH_SIZE: it is not one of our series")
+        module.BATCH_SIZE = max(1, historical_access_token(BEFORE_0012).objects.count())
     result = measure(lambda: migrate("oauth2_provider", MIGRATION_0012), use_memray=bool(use_memray))
     result["oauth2_provider"] = os.path.dirname(oauth2_provider.__file__)
     if "error" in result or not verify:
