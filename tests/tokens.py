@@ -43,9 +43,13 @@ def generate_tokens(count, seed=0):
     return itertools.islice(tokens, count)
 
 
+def historical_apps(migration, alias="default"):
+    """The models as they were at oauth2_provider's `migration`."""
+    return MigrationExecutor(connections[alias]).loader.project_state(("oauth2_provider", migration)).apps
+
+
 def historical_access_token(alias="default"):
-    state = MigrationExecutor(connections[alias]).loader.project_state(("oauth2_provider", BEFORE_0012))
-    return state.apps.get_model("oauth2_provider", "AccessToken")
+    return historical_apps(BEFORE_0012, alias).get_model("oauth2_provider", "AccessToken")
 
 
 def insert_tokens(tokens, alias="default", batch_size=5000):
@@ -59,8 +63,25 @@ def insert_tokens(tokens, alias="default", batch_size=5000):
         )
 
 
+def insert_refresh_tokens(tokens, migration, batch_size=5000):
+    """Insert refresh tokens at `migration` (before 0015), for one user and one application."""
+    apps = historical_apps(migration)
+    RefreshToken = apps.get_model("oauth2_provider", "RefreshToken")
+    Application = apps.get_model("oauth2_provider", "Application")
+    user = apps.get_model("auth", "User").objects.create(username="refresh-token-owner")
+    application = Application.objects.create(
+        name="refresh tokens", client_type="confidential", authorization_grant_type="password"
+    )
+    tokens = iter(tokens)
+    while batch := list(itertools.islice(tokens, batch_size)):
+        RefreshToken.objects.bulk_create(
+            RefreshToken(token=token, user=user, application=application) for token in batch
+        )
+
+
 def delete_all_tokens(alias="default"):
-    """Empty the access token table with plain SQL, whatever migration the schema is at."""
+    """Empty the token tables with plain SQL, whatever migration the schema is at."""
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {connection.ops.quote_name('oauth2_provider_accesstoken')}")
+        for table in ("oauth2_provider_refreshtoken", "oauth2_provider_accesstoken"):
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
