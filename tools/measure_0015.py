@@ -1,0 +1,103 @@
+"""Measure migration 0015 (DOT 3.4.0 and later) on a table of refresh tokens.
+
+Creates the database dot0012_0015 on the backend DOT0012_BACKEND names (servers found as for the
+tests), migrates it to 0014, inserts N refresh tokens of 50 characters, then migrates to 0015 and
+prints one JSON line: wall time and peak RSS growth, or with --memray memray's peak instead, and how
+many checksums equal the SHA-256 of their token. The DOT to measure is the one first on PYTHONPATH:
+
+    dot0012 prepare --dot 3.4.1 --series none --dest /tmp/dot-3.4.1
+    dot0012 prepare --dot 3.4.1 --dest /tmp/dot-3.4.1-series
+    DOT0012_BACKEND=mysql PYTHONPATH=/tmp/dot-3.4.1 python tools/measure_0015.py 100000
+    DOT0012_BACKEND=mysql PYTHONPATH=/tmp/dot-3.4.1-series python tools/measure_0015.py 100000 --memray
+
+Needs the demo and bench extras (pip install '.[demo,bench]') and the backend's driver.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from dot0012 import migrate_child
+from dot0012.databases import backend_from_env, database_settings, server_url
+
+
+DATABASE_NAME = "dot0012_0015"
+BEFORE_0015 = "0014_alter_help_text"
+MIGRATION_0015 = "0015_refreshtoken_token_checksum"
+INSERT_BATCH_SIZE = 5000
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tokens", type=int, help="refresh tokens to create")
+    parser.add_argument("--memray", action="store_true", help="report memray's peak instead of time and RSS")
+    args = parser.parse_args()
+
+    os.environ[migrate_child.DATABASE_ENV] = json.dumps(
+        database_settings(server_url(backend_from_env(), DATABASE_NAME))
+    )
+    migrate_child.setup_django()
+    drop_database(create=True)
+    try:
+        print(json.dumps(measure_0015(args.tokens, args.memray)))
+    finally:
+        drop_database(create=False)
+
+
+def drop_database(create):
+    from django.db import connection
+
+    connection.close()
+    if connection.vendor == "sqlite":
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+        return
+    name = connection.ops.quote_name(DATABASE_NAME)
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        if create:
+            cursor.execute(f"CREATE DATABASE {name} {connection.creation.sql_table_creation_suffix()}")
+
+
+def historical_apps(migration):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    return MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration)).apps
+
+
+def measure_0015(count, use_memray):
+    import oauth2_provider
+
+    migrate_child.migrate("contenttypes")
+    migrate_child.migrate("auth")
+    migrate_child.migrate("oauth2_provider", BEFORE_0015)
+    apps = historical_apps(BEFORE_0015)
+    user = apps.get_model("auth", "User").objects.create(username="refresh-token-owner")
+    application = apps.get_model("oauth2_provider", "Application").objects.create(
+        name="refresh tokens", client_type="confidential", authorization_grant_type="password"
+    )
+    RefreshToken = apps.get_model("oauth2_provider", "RefreshToken")
+    for start in range(0, count, INSERT_BATCH_SIZE):
+        RefreshToken.objects.bulk_create(
+            RefreshToken(token=f"refresh-{index:012d}-{'x' * 29}", user=user, application=application)
+            for index in range(start, min(count, start + INSERT_BATCH_SIZE))
+        )
+    result = migrate_child.measure(
+        lambda: migrate_child.migrate("oauth2_provider", MIGRATION_0015), use_memray
+    )
+    RefreshToken = historical_apps(MIGRATION_0015).get_model("oauth2_provider", "RefreshToken")
+    rows = RefreshToken.objects.values_list("token", "token_checksum").iterator(chunk_size=INSERT_BATCH_SIZE)
+    correct = sum(checksum == hashlib.sha256(token.encode()).hexdigest() for token, checksum in rows)
+    return {
+        **result,
+        "tokens": count,
+        "correct": correct,
+        "database": migrate_child.describe_database(),
+        "oauth2_provider": os.path.dirname(oauth2_provider.__file__),
+    }
+
+
+if __name__ == "__main__":
+    main()
