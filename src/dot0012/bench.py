@@ -546,6 +546,9 @@ def format_markdown(results, note):
     return "\n".join(lines)
 
 
+LEGEND_INCHES = 4.4  # room on the right for the longest variant label
+
+
 def plot(results, out):
     import matplotlib
 
@@ -566,7 +569,7 @@ def plot(results, out):
         figure, axes = plt.subplots(
             len(lengths),
             len(backends),
-            figsize=(4.2 * len(backends) + 3.5, 3.4 * len(lengths)),
+            figsize=(4.2 * len(backends) + LEGEND_INCHES, 3.4 * len(lengths)),
             squeeze=False,
             sharey=True,
         )
@@ -606,6 +609,6 @@ def plot(results, out):
         handles, names = axes[0][0].get_legend_handles_labels()
         figure.legend(handles, names, loc="center right", fontsize=9)
         figure.suptitle(f"migration 0012: {ylabel} vs N (log-log; values below {lowest} drawn at {lowest})")
-        figure.tight_layout(rect=(0, 0, 1 - 3.3 / (4.2 * len(backends) + 3.5), 0.95))
+        figure.tight_layout(rect=(0, 0, 1 - LEGEND_INCHES / (4.2 * len(backends) + LEGEND_INCHES), 0.95))
         figure.savefig(out / filename, dpi=110)
         plt.close(figure)
