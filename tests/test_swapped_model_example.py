@@ -9,10 +9,9 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
-from tests.tokens import checksum, generate_tokens
+from tests.tokens import checksum, generate_tokens, historical_apps
 
 
 BEFORE = "0004_previous"
@@ -20,8 +19,7 @@ EXAMPLE = "0005_accesstoken_token_checksum"
 
 
 def historical_access_token(migration):
-    state = MigrationExecutor(connection).loader.project_state(("accounts", migration))
-    return state.apps.get_model("accounts", "AccessToken")
+    return historical_apps(migration, app_label="accounts").get_model("accounts", "AccessToken")
 
 
 @pytest.fixture

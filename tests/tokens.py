@@ -43,9 +43,9 @@ def generate_tokens(count, seed=0):
     return itertools.islice(tokens, count)
 
 
-def historical_apps(migration, alias="default"):
-    """The models as they were at oauth2_provider's `migration`."""
-    return MigrationExecutor(connections[alias]).loader.project_state(("oauth2_provider", migration)).apps
+def historical_apps(migration, alias="default", app_label="oauth2_provider"):
+    """The models as they were at `app_label`'s `migration`."""
+    return MigrationExecutor(connections[alias]).loader.project_state((app_label, migration)).apps
 
 
 def historical_access_token(alias="default"):

@@ -53,18 +53,7 @@ def drop_database(create):
     if connection.vendor == "sqlite":
         Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
         return
-    name = connection.ops.quote_name(DATABASE_NAME)
-    with connection._nodb_cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-        if create:
-            cursor.execute(f"CREATE DATABASE {name} {connection.creation.sql_table_creation_suffix()}")
-
-
-def historical_apps(migration):
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    return MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration)).apps
+    migrate_child.recreate_database(migrate_child.empty_database_options if create else None)
 
 
 def measure_0015(count, use_memray):
@@ -73,7 +62,7 @@ def measure_0015(count, use_memray):
     migrate_child.migrate("contenttypes")
     migrate_child.migrate("auth")
     migrate_child.migrate("oauth2_provider", BEFORE_0015)
-    apps = historical_apps(BEFORE_0015)
+    apps = migrate_child.historical_apps(BEFORE_0015)
     user = apps.get_model("auth", "User").objects.create(username="refresh-token-owner")
     application = apps.get_model("oauth2_provider", "Application").objects.create(
         name="refresh tokens", client_type="confidential", authorization_grant_type="password"
@@ -87,7 +76,7 @@ def measure_0015(count, use_memray):
     result = migrate_child.measure(
         lambda: migrate_child.migrate("oauth2_provider", MIGRATION_0015), use_memray
     )
-    RefreshToken = historical_apps(MIGRATION_0015).get_model("oauth2_provider", "RefreshToken")
+    RefreshToken = migrate_child.historical_apps(MIGRATION_0015).get_model("oauth2_provider", "RefreshToken")
     rows = RefreshToken.objects.values_list("token", "token_checksum").iterator(chunk_size=INSERT_BATCH_SIZE)
     correct = sum(checksum == hashlib.sha256(token.encode()).hexdigest() for token, checksum in rows)
     return {

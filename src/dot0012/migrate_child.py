@@ -53,12 +53,16 @@ def migrate(app_label, target=None):
     call_command("migrate", *args, verbosity=0, interactive=False)
 
 
-def historical_access_token(migration):
+def historical_apps(migration):
+    """The models as they were at oauth2_provider's `migration`."""
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    state = MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration))
-    return state.apps.get_model("oauth2_provider", "AccessToken")
+    return MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration)).apps
+
+
+def historical_access_token(migration):
+    return historical_apps(migration).get_model("oauth2_provider", "AccessToken")
 
 
 def memory_kib(field):
@@ -105,6 +109,11 @@ def describe_database():
 def drop_then_create(create_options=None):
     """Drop the database in the settings if it exists; then create it, unless create_options is None."""
     setup_django(with_dot=False)
+    return recreate_database(create_options)
+
+
+def recreate_database(create_options=None):
+    """drop_then_create() for a process whose Django settings are configured already."""
     from django.db import connection
 
     name = connection.ops.quote_name(connection.settings_dict["NAME"])
@@ -115,9 +124,13 @@ def drop_then_create(create_options=None):
     return {}
 
 
+def empty_database_options(connection):
+    return connection.creation.sql_table_creation_suffix()
+
+
 def create_database(send):
     """Drop the demo's database if it exists and create it empty (server databases only)."""
-    return drop_then_create(lambda connection: connection.creation.sql_table_creation_suffix())
+    return drop_then_create(empty_database_options)
 
 
 def drop_database(send):
