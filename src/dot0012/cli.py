@@ -1,13 +1,43 @@
 """The dot0012 command: prepare, apply, demo, bench."""
 
 import argparse
+import logging
 import sys
+import time
 
 from dot0012 import __version__
+from dot0012.errors import CommandError
 
 
-class CommandError(Exception):
-    """A one-line error for the user; the command exits with status 2 and has changed nothing."""
+# How often a progress line is repeated when stderr is not a terminal (a CI log, a file).
+QUIET_INTERVAL_SECONDS = 30
+
+
+class ConsoleHandler(logging.Handler):
+    """
+    Show dot0012's log on stderr. On a terminal a progress record (extra={"progress": True}) rewrites
+    the current line, and the next record takes its place; elsewhere a progress record is shown only
+    if the last one shown is QUIET_INTERVAL_SECONDS old, so that a log does not fill with them.
+    """
+
+    def __init__(self, stream=None):
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self.last_progress = None
+
+    def emit(self, record):
+        text = self.format(record)
+        progress = getattr(record, "progress", False)
+        if self.stream.isatty():
+            self.stream.write(f"\r\033[K{text}" + ("" if progress else "\n"))
+        elif progress:
+            now = time.monotonic()
+            if self.last_progress is None or now - self.last_progress >= QUIET_INTERVAL_SECONDS:
+                self.last_progress = now
+                self.stream.write(text + "\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
 
 
 def build_parser():
@@ -111,27 +141,38 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    logger = logging.getLogger("dot0012")
+    handler = ConsoleHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
         if args.command == "prepare":
             from dot0012.patching import prepare
 
-            prepare(args.dot, args.dest, args.series)
+            print(prepare(args.dot, args.dest, args.series))
         elif args.command == "apply":
             from dot0012.patching import apply_to_path
 
-            apply_to_path(args.path, check=args.check)
+            print(apply_to_path(args.path, check=args.check))
         elif args.command == "demo":
             from dot0012.demo import run_demo
 
-            run_demo(tokens=args.tokens, database_url=args.database, dot_version=args.dot)
+            print(run_demo(tokens=args.tokens, database_url=args.database, dot_version=args.dot))
         elif args.command == "bench":
-            from dot0012.bench import run_bench
+            from dot0012.bench import format_targets, run_bench
 
             args.argv = sys.argv[1:] if argv is None else list(argv)
-            run_bench(args)
+            results = run_bench(args)
+            print(format_targets(results["targets"]))
+            print(f"\nresults in {args.out}/: results.json, results.csv, results.md")
     except CommandError as error:
-        print(f"dot0012 {args.command}: error: {error}", file=sys.stderr)
+        message, *report = error.args
+        if report:
+            print(report[0])
+        print(f"dot0012 {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        logger.removeHandler(handler)
     return 0
 
 

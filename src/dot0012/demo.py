@@ -5,24 +5,22 @@ between. Every Django step runs in a child process (dot0012.migrate_child) with 
 first on PYTHONPATH, so that each migration is measured in a fresh process of its own.
 """
 
-import contextlib
-import io
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from dot0012.cli import CommandError
 from dot0012.databases import database_settings
+from dot0012.errors import CommandError
+from dot0012.patching import prepare_trees
 from dot0012.processes import (
-    QUIET_INTERVAL_SECONDS,
+    PROGRESS,
     check_requirements,
     check_tree,
     create_database,
     drop_database,
+    logger,
     populate,
     run_child,
-    status,
 )
 
 
@@ -32,6 +30,10 @@ VARIANTS = (("none", "as released"), ("all", "+ dot0012 series"))
 
 
 def run_demo(tokens, database_url, dot_version):
+    """
+    Migrate the same tokens with DOT as released and as patched; return the report, and raise
+    CommandError, the report as its second argument, if the patched migration did not fill every row.
+    """
     if tokens < 1:
         raise CommandError("--tokens must be at least 1")
     check_requirements("demo")
@@ -40,7 +42,7 @@ def run_demo(tokens, database_url, dot_version):
         database = demo_database(database_url, work_dir)
         create_database(database, work_dir)
         try:
-            trees = build_trees(dot_version, work_dir)
+            trees = prepare_trees([(dot_version, series) for series, _ in VARIANTS], work_dir)
             info = populate(tokens, database, trees[0], work_dir)
             variant_rows = []
             for (_, description), tree in zip(VARIANTS, trees, strict=True):
@@ -51,9 +53,11 @@ def run_demo(tokens, database_url, dot_version):
         finally:
             drop_database(database, work_dir)
     report, patched_ok = format_report(tokens, dot_version, info, variant_rows)
-    print(report)
     if not patched_ok:
-        raise CommandError("the patched migration did not give every row its correct checksum (see above)")
+        raise CommandError(
+            "the patched migration did not give every row its correct checksum (see above)", report
+        )
+    return report
 
 
 def demo_database(url, work_dir):
@@ -74,32 +78,13 @@ def demo_database(url, work_dir):
     return database
 
 
-def build_trees(dot_version, work_dir):
-    """The unpacked DOT sdist for each variant, importable by putting it on PYTHONPATH."""
-    from dot0012.patching import prepare
-
-    trees = []
-    for series, _ in VARIANTS:
-        tree = Path(work_dir) / f"django-oauth-toolkit-{dot_version}-series-{series}"
-        # prepare() reports where it built the tree, a temporary directory the user never sees.
-        with contextlib.redirect_stdout(io.StringIO()):
-            prepare(dot_version, tree, series)
-        trees.append(tree)
-    return trees
-
-
 def restore_0011(tokens, database, tree, work_dir):
     """Take the database back to migration 0011 for the next variant, or rebuild it if that fails."""
-    text = "rolling the database back to migration 0011"
-    if sys.stderr.isatty():
-        status(text)
-    else:
-        print(text, file=sys.stderr)
+    logger.info("rolling the database back to migration 0011")
     result = run_child("rollback", database, tree, work_dir)
     if "error" in result:
-        print(
-            f"rolling back to migration 0011 failed ({result['error']}): creating the database again",
-            file=sys.stderr,
+        logger.warning(
+            "rolling back to migration 0011 failed (%s): creating the database again", result["error"]
         )
         create_database(database, work_dir)
         populate(tokens, database, tree, work_dir)
@@ -107,22 +92,13 @@ def restore_0011(tokens, database, tree, work_dir):
 
 def migrate_variant(label, database, tree, work_dir):
     started = time.monotonic()
-    last_line = [started]
 
     def show_elapsed():
-        now = time.monotonic()
-        text = f"{label}: migrating to 0012_add_token_checksum, {now - started:.0f} s"
-        if sys.stderr.isatty():
-            status(text)
-        elif now - last_line[0] >= QUIET_INTERVAL_SECONDS:
-            last_line[0] = now
-            print(text, file=sys.stderr)
+        logger.info("%s: migrating to 0012, %.0f s", label, time.monotonic() - started, extra=PROGRESS)
 
-    if not sys.stderr.isatty():
-        print(f"{label}: migrating to 0012_add_token_checksum", file=sys.stderr)
+    logger.info("%s: migrating to 0012_add_token_checksum", label)
     result = run_child("migrate-0012", database, tree, work_dir, on_tick=show_elapsed)
-    if sys.stderr.isatty():
-        status(f"{label}: done in {time.monotonic() - started:.1f} s", done=True)
+    logger.info("%s: done in %.1f s", label, time.monotonic() - started)
     if "oauth2_provider" in result:
         check_tree(result, tree)
     return {"label": label, **result}

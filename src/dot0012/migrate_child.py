@@ -1,4 +1,5 @@
-"""The steps of `dot0012 demo`, each run in a process of its own by `python -m dot0012.migrate_child STEP`.
+"""The steps of `dot0012 demo`, each run in a process of its own by `python -m dot0012.migrate_child STEP
+[OPTIONS]`, OPTIONS being the step's keyword arguments as a JSON object.
 
 A fresh process per step keeps one migration's memory out of the next one's measurement. The parent
 passes the Django DATABASES entry as JSON in DOT0012_DEMO_DATABASE and puts the django-oauth-toolkit
@@ -148,7 +149,7 @@ def bench_token(index, rng, length):
     return "".join(rng.choices(TOKEN_CHARACTERS, k=length - len(suffix))) + suffix
 
 
-def populate(send, count, length=0):
+def populate(send, count: int, length: int = 0):
     """
     Migrate to 0011 and insert `count` access tokens through the historical model: like the demo's
     (30 random characters and the index), or of `length` characters.
@@ -237,7 +238,7 @@ def measure(function, use_memray=False):
     return {**result, "error": error} if error else result
 
 
-def migrate_0012(send, verify=1, use_memray=0, one_update=0):
+def migrate_0012(send, verify: bool = True, use_memray: bool = False, one_update: bool = False):
     """
     Migrate to 0012 as the measured step: wall time and peak RSS growth (or, with use_memray, memray's
     peak), then, with verify, count the rows with a correct checksum. With one_update, the migration
@@ -260,7 +261,7 @@ def migrate_0012(send, verify=1, use_memray=0, one_update=0):
         if not hasattr(module, "BATCH_SIZE"):
             raise RuntimeError(f"{module.__file__} has no BATCH_SIZE: it is not one of our series")
         module.BATCH_SIZE = max(1, historical_access_token(BEFORE_0012).objects.count())
-    result = measure(lambda: migrate("oauth2_provider", MIGRATION_0012), use_memray=bool(use_memray))
+    result = measure(lambda: migrate("oauth2_provider", MIGRATION_0012), use_memray=use_memray)
     result["oauth2_provider"] = os.path.dirname(oauth2_provider.__file__)
     if "error" in result or not verify:
         return result
@@ -277,7 +278,7 @@ FLOOR_CHECKSUM_SQL = {
 ACCESS_TOKEN_TABLE = "oauth2_provider_accesstoken"
 
 
-def floor(send, undo=0, use_memray=0):
+def floor(send, undo: bool = False, use_memray: bool = False):
     """
     The floor the migration is compared with: add a nullable token_checksum column to the table at
     0011 (not measured), then fill it with one UPDATE computed by the database (measured). With undo,
@@ -302,7 +303,7 @@ def floor(send, undo=0, use_memray=0):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET token_checksum = {FLOOR_CHECKSUM_SQL[connection.vendor]}")
 
-    result = measure(update, use_memray=bool(use_memray))
+    result = measure(update, use_memray=use_memray)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*), SUM(CASE WHEN token_checksum = {FLOOR_CHECKSUM_SQL[connection.vendor]} "
@@ -315,7 +316,7 @@ def floor(send, undo=0, use_memray=0):
     return {**result, "checked": int(checked), "correct": int(correct or 0)}
 
 
-def clone_database(send, template):
+def clone_database(send, template: str):
     """Drop the database and create it again as a copy of template (PostgreSQL only)."""
     return drop_then_create(lambda connection: f"TEMPLATE {connection.ops.quote_name(template)}")
 
@@ -350,7 +351,9 @@ def one_line(exception):
 
 
 def main(argv):
-    step, *args = argv
+    # The step, and its keyword arguments as one JSON object.
+    step, *options = argv
+    options = json.loads(options[0]) if options else {}
     messages = sys.stdout
     # Whatever Django or a driver prints must not be taken for a message to the parent.
     sys.stdout = sys.stderr
@@ -360,7 +363,7 @@ def main(argv):
         messages.flush()
 
     try:
-        result = STEPS[step](send, *(int(arg) if arg.isdecimal() else arg for arg in args))
+        result = STEPS[step](send, **options)
     except Exception as exception:
         traceback.print_exc()
         send({"error": one_line(exception)})

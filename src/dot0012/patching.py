@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from dot0012.cli import CommandError
+from dot0012.errors import CommandError
 
 
 DISTRIBUTION = "django-oauth-toolkit"
@@ -350,6 +350,7 @@ def prepare(version, dest, series):
     """
     Unpack the pristine DOT sdist into dest, which must not exist, and apply the first patches of the
     version's series: all of them, none (then any version on PyPI will do), or a number as a string.
+    Return a line saying what dest holds.
     """
     check_version(version)
     count = parse_series(series, version)
@@ -371,14 +372,15 @@ def prepare(version, dest, series):
             tree.rename(dest)
     except OSError as error:
         raise CommandError(f"cannot create {dest}: {error}") from error
-    print(f"{dest}: the {DISTRIBUTION} {version} sdist with {count} patches of its series applied")
+    return f"{dest}: the {DISTRIBUTION} {version} sdist with {count} patches of its series applied"
 
 
 def apply_to_path(path, check=False):
     """
     Apply the series matching the DOT version at path: a DOT git checkout (as commits, with git am), an
     unpacked sdist, or a site-packages directory holding oauth2_provider/ (only files under
-    oauth2_provider/ are patched there). With check, only check that it would apply.
+    oauth2_provider/ are patched there). With check, only check that it would apply. Return a line
+    saying what was done.
     """
     tree, kind = find_tree(path)
     version = dot_version(tree)
@@ -391,18 +393,30 @@ def apply_to_path(path, check=False):
     check_writable(tree, kind, paths)
     summary = f"the {len(patches)} patches of the {DISTRIBUTION} {version} series"
     if check:
-        print(f"{tree} ({kind}): {summary} apply")
-        return
+        return f"{tree} ({kind}): {summary} apply"
     if kind == CHECKOUT:
         result = git(tree, "am", "--quiet", *[str(patch) for patch in patches])
         if result.returncode:
             error = git_error(result)
             git(tree, "am", "--abort")
             raise CommandError(f"git am failed in {tree} and was aborted: {error}")
-        print(f"{tree} ({kind}): {summary} are committed")
-        return
+        return f"{tree} ({kind}): {summary} are committed"
     result = git(tree, "apply", *apply_options(include), stdin=patch_stream(patches))
     if result.returncode:
         raise CommandError(f"git apply failed in {tree}: {git_error(result)}")
     remove_stale_bytecode(tree, paths)
-    print(f"{tree} ({kind}): {summary} are applied")
+    return f"{tree} ({kind}): {summary} are applied"
+
+
+def prepare_trees(wanted, work_dir):
+    """
+    prepare() each (version, series) of wanted once, in work_dir; return {(version, series): tree}, each
+    tree importable by putting it first on PYTHONPATH.
+    """
+    trees = {}
+    for version, series in wanted:
+        if (version, series) not in trees:
+            tree = Path(work_dir) / f"django-oauth-toolkit-{version}-series-{series}"
+            prepare(version, tree, series)
+            trees[(version, series)] = tree
+    return trees

@@ -5,6 +5,7 @@ child's PYTHONPATH; the child answers with JSON lines (see dot0012.migrate_child
 """
 
 import json
+import logging
 import os
 import queue
 import signal
@@ -17,12 +18,14 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import dot0012
-from dot0012.cli import CommandError
+from dot0012.errors import CommandError
 
 
 TICK_SECONDS = 0.25
-# How often a waiting step prints a line when stderr is not a terminal.
-QUIET_INTERVAL_SECONDS = 30
+# Progress goes to this logger; the dot0012 command shows it on stderr (cli.ConsoleHandler). A record
+# with extra=PROGRESS reports how far a long step is, and a terminal shows it in place of the last one.
+logger = logging.getLogger("dot0012")
+PROGRESS = {"progress": True}
 # What the children need to run django-oauth-toolkit's migrations: the demo extra.
 DEMO_DEPENDENCIES = ("django", "oauthlib", "jwcrypto", "requests")
 
@@ -55,24 +58,19 @@ def drop_database(database, work_dir):
         return
     result = run_child("drop-database", database, None, work_dir)
     if "error" in result:
-        print(f"dot0012 demo: cannot drop database {database['NAME']!r}: {result['error']}", file=sys.stderr)
+        logger.warning("cannot drop database %r: %s", database["NAME"], result["error"])
 
 
 def populate(tokens, database, tree, work_dir, token_length=None):
     """Migrate to 0011 and create the access tokens; token_length None: the demo's tokens (30-37 chars)."""
-    shown = [0]
 
     def show_progress(message):
         inserted = message["progress"]
         text = f"creating access tokens at migration 0011: {inserted:,} / {tokens:,}"
-        if sys.stderr.isatty():
-            status(text, done=inserted == tokens)
-        elif inserted * 10 // tokens > shown[0] * 10 // tokens or inserted == tokens:
-            shown[0] = inserted
-            print(text, file=sys.stderr)
+        logger.info(text, extra=None if inserted == tokens else PROGRESS)
 
-    args = [tokens] if token_length is None else [tokens, token_length]
-    result = run_child("populate", database, tree, work_dir, args=args, on_message=show_progress)
+    options = {"count": tokens} if token_length is None else {"count": tokens, "length": token_length}
+    result = run_child("populate", database, tree, work_dir, options=options, on_message=show_progress)
     if "error" in result:
         raise CommandError(f"populating the database failed: {result['error']}")
     check_tree(result, tree)
@@ -82,12 +80,6 @@ def populate(tokens, database, tree, work_dir, token_length=None):
 def check_tree(result, tree):
     if Path(result["oauth2_provider"]).resolve().parent != Path(tree).resolve():
         raise CommandError(f"the child process imported oauth2_provider from {result['oauth2_provider']}")
-
-
-def status(text, done=False):
-    """Rewrite the current terminal line; end it when done."""
-    sys.stderr.write(f"\r\033[K{text}" + ("\n" if done else ""))
-    sys.stderr.flush()
 
 
 def child_environment(database, tree):
@@ -105,9 +97,12 @@ def child_environment(database, tree):
     return env
 
 
-def run_child(step, database, tree, work_dir, args=(), on_message=None, on_tick=None):
-    """Run one step in a fresh process; returns its result, or a dict with an "error" line."""
-    command = [sys.executable, "-m", "dot0012.migrate_child", step, *map(str, args)]
+def run_child(step, database, tree, work_dir, options=None, on_message=None, on_tick=None):
+    """
+    Run one step of dot0012.migrate_child in a fresh process, with options as its keyword arguments;
+    return its result, or a dict with an "error" line.
+    """
+    command = [sys.executable, "-m", "dot0012.migrate_child", step, json.dumps(options or {})]
     # The work directory as the current one keeps an oauth2_provider in the caller's directory off sys.path.
     with (
         tempfile.TemporaryFile(mode="w+", dir=work_dir) as stderr,
