@@ -15,29 +15,28 @@ MySQL, the unique index everywhere) around the least backfill there is.
 import contextlib
 import csv
 import datetime
-import io
 import json
 import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from dot0012.cli import CommandError
 from dot0012.databases import database_settings, server_url
+from dot0012.errors import CommandError
+from dot0012.patching import prepare_trees
 from dot0012.processes import (
     check_requirements,
     check_tree,
     create_database,
     drop_database,
+    logger,
     populate,
     run_child,
-    status,
 )
 
 
@@ -78,10 +77,14 @@ def all_variants():
         if dot not in versions_with_series():
             continue
         total = len(series_patches(dot))
-        steps = range(1, total + 1) if dot == "3.0.1" else [total]
+        # The 3.4.1 series is the upstream stack: pull request 1 alone, and the whole stack.
+        steps = range(1, total + 1) if dot == "3.0.1" else [1, total]
         for step in steps:
-            patches = "patch 1" if step == 1 else f"patches 1-{step}"
-            variants.append(Variant(f"{dot}+{step}", f"DOT {dot} + {patches}", dot, str(step), step == total))
+            if dot == "3.4.1":
+                label = "DOT 3.4.1 + PR 1" if step == 1 else f"DOT 3.4.1 + PRs 1-{step}"
+            else:
+                label = f"DOT {dot} + " + ("patch 1" if step == 1 else f"patches 1-{step}")
+            variants.append(Variant(f"{dot}+{step}", label, dot, str(step), step == total))
     variants.append(Variant(FLOOR, "floor: one UPDATE in the database, alone"))
     if "3.4.1" in versions_with_series():
         series = str(len(series_patches("3.4.1")))
@@ -147,7 +150,7 @@ def run_bench(args):
                 args, started, backends, token_counts, lengths, variants, rows, descriptions
             )
             results["complete"] = complete
-            write_results(results, out, args.plots and complete, args.note)
+            write_results(results, out, args.plots and complete)
             return results
 
         servers = [
@@ -167,14 +170,14 @@ def run_bench(args):
                             save(complete=False)
             finally:
                 bench.close()
-    results = save(complete=True)
-    print(format_targets(results["targets"]))
-    print(f"\nresults in {out}/: results.json, results.csv, results.md" + (", *.png" if args.plots else ""))
+    return save(complete=True)
 
 
 def collect_results(args, started, backends, token_counts, lengths, variants, rows, descriptions):
     results = {
         "command": "dot0012 " + " ".join(args.argv),
+        # How the run went (what else ran on the machine, say): a field of the results, not a hand edit.
+        "note": args.note,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "duration_seconds": round(time.monotonic() - started),
         "machine": machine(),
@@ -198,24 +201,12 @@ def collect_results(args, started, backends, token_counts, lengths, variants, ro
 
 
 def build_trees(variants, work_dir):
-    from dot0012.patching import prepare
-
+    trees = prepare_trees(
+        [(variant.version, variant.series) for variant in variants if variant.version], work_dir
+    )
     for variant in variants:
-        if variant.version is None:
-            continue
-        variant.tree = Path(work_dir) / f"django-oauth-toolkit-{variant.version}-series-{variant.series}"
-        if variant.tree.exists():
-            continue  # floor-0012 runs the tree of the complete 3.4.1 series
-        log(f"preparing {variant.label}")
-        with contextlib.redirect_stdout(io.StringIO()):
-            prepare(variant.version, variant.tree, variant.series)
-
-
-def log(text):
-    if sys.stderr.isatty():
-        status(text, done=True)
-    else:
-        print(text, file=sys.stderr, flush=True)
+        if variant.version:
+            variant.tree = trees[(variant.version, variant.series)]
 
 
 class ServerBench:
@@ -241,7 +232,9 @@ class ServerBench:
             )
 
     def populate(self, tokens, length):
-        log(f"{self.server}: creating {tokens:,} access tokens of {length} characters at migration 0011")
+        logger.info(
+            f"{self.server}: creating {tokens:,} access tokens of {length} characters at migration 0011"
+        )
         self.close()
         create_database(self.pristine, self.work_dir)
         info = populate(tokens, self.pristine, self.populate_tree, self.work_dir, token_length=length)
@@ -255,7 +248,9 @@ class ServerBench:
                 Path(self.database["NAME"] + suffix).unlink(missing_ok=True)
             shutil.copyfile(self.pristine["NAME"], self.database["NAME"])
         elif self.server == "postgres":
-            result = run_child("clone-database", self.database, None, self.work_dir, args=[TEMPLATE_NAME])
+            result = run_child(
+                "clone-database", self.database, None, self.work_dir, options={"template": TEMPLATE_NAME}
+            )
             if "error" in result:
                 raise CommandError(f"cannot copy the populated PostgreSQL database: {result['error']}")
         elif self.dirty_with is not None:
@@ -265,7 +260,9 @@ class ServerBench:
             else:
                 result = run_child("rollback", self.database, variant.tree, self.work_dir)
             if "error" in result:
-                log(f"rolling back {variant.label} failed ({result['error']}): populating the database again")
+                logger.info(
+                    f"rolling back {variant.label} failed ({result['error']}): populating the database again"
+                )
                 self.populate(self.tokens, self.length)
         self.dirty_with = None
 
@@ -276,16 +273,10 @@ class ServerBench:
             database["DISABLE_SERVER_SIDE_CURSORS"] = True
         self.dirty_with = variant
         if variant.key == FLOOR:
-            undo = int(self.server == "mysql")
-            return run_child("floor", database, None, self.work_dir, args=[undo, int(use_memray)])
-        one_update = int(variant.key == FLOOR_0012)
-        result = run_child(
-            "migrate-0012",
-            database,
-            variant.tree,
-            self.work_dir,
-            args=[int(verify), int(use_memray), one_update],
-        )
+            options = {"undo": self.server == "mysql", "use_memray": use_memray}
+            return run_child("floor", database, None, self.work_dir, options=options)
+        options = {"verify": verify, "use_memray": use_memray, "one_update": variant.key == FLOOR_0012}
+        result = run_child("migrate-0012", database, variant.tree, self.work_dir, options=options)
         if "oauth2_provider" in result:
             check_tree(result, variant.tree)
         return result
@@ -301,28 +292,28 @@ class ServerBench:
             "errors": [],
         }
         for repetition in range(args.repeat):
-            log(f"{backend}, {tokens:,} tokens of {length}: {variant.label}, run {repetition + 1}")
+            logger.info(f"{backend}, {tokens:,} tokens of {length}: {variant.label}, run {repetition + 1}")
             result = self.run(backend, variant, verify=repetition == 0, use_memray=False)
             if "error" in result:
                 row["errors"].append(result["error"])
-                log(f"  failed: {result['error']}")
+                logger.info(f"  failed: {result['error']}")
                 break
             row["runs"].append({"seconds": result["seconds"], "peak_growth_kib": result["peak_growth_kib"]})
             if "checked" in result:
                 row["checked"], row["correct"] = result["checked"], result["correct"]
-            log(f"  {result['seconds']:.2f} s, {result['peak_growth_kib'] / 1024:.1f} MiB")
+            logger.info(f"  {result['seconds']:.2f} s, {result['peak_growth_kib'] / 1024:.1f} MiB")
             if args.slow_seconds and result["seconds"] > args.slow_seconds:
-                log(f"  slower than {args.slow_seconds} s: no more runs, none under memray")
+                logger.info(f"  slower than {args.slow_seconds} s: no more runs, none under memray")
                 row["cut_short"] = True
                 break
         if args.memray and not row["errors"] and not row.get("cut_short"):
-            log(f"{backend}, {tokens:,} tokens of {length}: {variant.label}, under memray")
+            logger.info(f"{backend}, {tokens:,} tokens of {length}: {variant.label}, under memray")
             result = self.run(backend, variant, verify=False, use_memray=True)
             if "error" in result:
                 row["errors"].append(f"under memray: {result['error']}")
             else:
                 row["memray_peak_bytes"] = result["memray_peak_bytes"]
-                log(f"  memray peak {result['memray_peak_bytes'] / MIB:.1f} MiB")
+                logger.info(f"  memray peak {result['memray_peak_bytes'] / MIB:.1f} MiB")
         if row["runs"]:
             row["median_seconds"] = statistics.median(run["seconds"] for run in row["runs"])
             row["median_rss_growth_mib"] = (
@@ -381,6 +372,16 @@ def add_ratios(rows):
             floor = floors.get((row["backend"], row["tokens"], row["token_length"]))
             if floor and "median_seconds" in row:
                 row[ratio_field(key)] = row["median_seconds"] / floor
+    # How many times faster than DOT 3.4.1 as released, on the same backend and data.
+    released = {
+        (row["backend"], row["tokens"], row["token_length"]): row.get("median_seconds")
+        for row in rows
+        if row["variant"] == SPEEDUP_OVER
+    }
+    for row in rows:
+        baseline = released.get((row["backend"], row["tokens"], row["token_length"]))
+        if baseline and row.get("median_seconds"):
+            row[f"speedup_vs_{SPEEDUP_OVER.replace('.', '_')}"] = baseline / row["median_seconds"]
 
 
 def ratio_field(floor):
@@ -468,7 +469,7 @@ CSV_COLUMNS = (
 FLOAT_COLUMNS = CSV_COLUMNS[CSV_COLUMNS.index("median_seconds") : CSV_COLUMNS.index("checked")]
 
 
-def write_results(results, out, plots, note):
+def write_results(results, out, plots):
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     with open(out / "results.csv", "w", newline="") as stream:
@@ -482,7 +483,7 @@ def write_results(results, out, plots, note):
                 if isinstance(line[column], float):
                     line[column] = f"{line[column]:.4f}"
             writer.writerow(line)
-    (out / "results.md").write_text(format_markdown(results, note))
+    (out / "results.md").write_text(format_markdown(results))
     if plots:
         plot(results, out)
 
@@ -491,7 +492,7 @@ def cell(value, digits=2):
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def format_markdown(results, note):
+def format_markdown(results):
     machine, found, settings = results["machine"], results["versions"], results["settings"]
     lines = [
         "# Migration 0012 benchmark",
@@ -522,8 +523,8 @@ def format_markdown(results, note):
             "(runs = 1), and not under memray.",
             "",
         ]
-    if note:
-        lines += [note, ""]
+    if results.get("note"):
+        lines += [results["note"], ""]
     if not results.get("complete", True):
         lines += [
             "**Incomplete: the run was interrupted, or is still going; these are the rows so far.**",
