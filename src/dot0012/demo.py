@@ -42,7 +42,8 @@ def run_demo(tokens, database_url, dot_version):
         database = demo_database(database_url, work_dir)
         create_database(database, work_dir)
         try:
-            trees = prepare_trees([(dot_version, series) for series, _ in VARIANTS], work_dir)
+            wanted = [(dot_version, series) for series, _ in VARIANTS]
+            trees = list(prepare_trees(wanted, work_dir).values())
             info = populate(tokens, database, trees[0], work_dir)
             variant_rows = []
             for (_, description), tree in zip(VARIANTS, trees, strict=True):
