@@ -18,7 +18,15 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
 from tests.test_migration_0012 import applied, columns, stored_checksums
-from tests.tokens import BEFORE_0012, MIGRATION_0012, checksum, generate_tokens, insert_tokens, migrate
+from tests.tokens import (
+    BEFORE_0012,
+    MIGRATION_0012,
+    checksum,
+    delete_all_tokens,
+    generate_tokens,
+    insert_tokens,
+    migrate,
+)
 
 
 TOKEN_COUNT = 100_000
@@ -101,32 +109,70 @@ def test_migrate_killed_during_backfill_completes_when_run_again(before_0012):
     assert all(stored_checksum == checksum(token) for token, stored_checksum in stored.items())
 
 
-def apply_without_recording(operation_count):
-    """Run the first operations of 0012 as an interrupted MySQL run leaves them: done, not recorded."""
+def run_operations_without_recording(operation_count, backwards=False):
+    """
+    Run the first operations of 0012 as an interrupted MySQL run leaves them: done, not recorded. With
+    backwards, undo them again, in reverse order, back to the schema of 0011.
+    """
     loader = MigrationExecutor(connection).loader
     state = loader.project_state(("oauth2_provider", BEFORE_0012))
+    steps = []
     for operation in loader.get_migration("oauth2_provider", MIGRATION_0012).operations[:operation_count]:
         new_state = state.clone()
         operation.state_forwards("oauth2_provider", new_state)
-        with connection.schema_editor(atomic=False) as schema_editor:
-            operation.database_forwards("oauth2_provider", schema_editor, state, new_state)
+        steps.append((operation, state, new_state))
         state = new_state
+    for operation, from_state, to_state in reversed(steps) if backwards else steps:
+        with connection.schema_editor(atomic=False) as schema_editor:
+            if backwards:
+                operation.database_backwards("oauth2_provider", schema_editor, to_state, from_state)
+            else:
+                operation.database_forwards("oauth2_provider", schema_editor, from_state, to_state)
 
 
-@pytest.mark.parametrize(
-    "operations_done",
-    [1, 2, 3, 4],
-    ids=["column-added", "token-altered", "backfill-half-done", "unique-added"],
-)
-def test_0012_goes_on_from_what_an_interrupted_run_left(before_0012, operations_done):
+def interrupt_then_rerun(operations_done):
+    """Leave 0012 interrupted after `operations_done` operations, then `migrate` to 0012 again."""
     tokens = list(generate_tokens(3000))
     insert_tokens(tokens)
-    apply_without_recording(operations_done)
+    run_operations_without_recording(operations_done)
     if operations_done == 3:
         with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {TABLE} SET token_checksum = NULL WHERE id % 2 = 0")
 
     migrate(MIGRATION_0012)
+    return tokens
+
+
+INTERRUPTED_AFTER = pytest.mark.parametrize(
+    "operations_done",
+    [1, 2, 3, 4],
+    ids=["column-added", "token-altered", "backfill-half-done", "unique-added"],
+)
+
+
+@INTERRUPTED_AFTER
+def test_0012_goes_on_from_what_an_interrupted_run_left(before_0012, operations_done):
+    tokens = interrupt_then_rerun(operations_done)
 
     assert MIGRATION_0012 in applied()
     assert stored_checksums() == {token: checksum(token) for token in tokens}
+
+
+@pytest.mark.control("3.4.1", series="none", backends=["mysql"])
+@pytest.mark.control("3.0.1", series="none", backends=["mysql"])
+@INTERRUPTED_AFTER
+def test_rerun_after_an_interrupted_run_fails_without_the_series(before_0012, operations_done):
+    """
+    The same interrupted runs, against 0012 as released on MySQL/MariaDB: the rerun stops at once on
+    the column the interrupted run added, and every rerun after it does too.
+    """
+    try:
+        with pytest.raises(DatabaseError) as failure:
+            interrupt_then_rerun(operations_done)
+
+        assert failure.value.args[:2] == (1060, "Duplicate column name 'token_checksum'")
+        assert MIGRATION_0012 not in applied()
+    finally:
+        # What an operator would have to do by hand, so that the fixture can migrate to the latest.
+        delete_all_tokens()
+        run_operations_without_recording(operations_done, backwards=True)
