@@ -7,7 +7,10 @@ backend; DOT 3.0.1's `.all()` loop at 115-130 MB; the `iterator()` loop at 114 M
 `iterator()` with `bulk_update()` at 70 MB there.
 """
 
+import os
+
 import pytest
+from django.db import connections
 from oauth2_provider.models import AccessToken
 
 from tests.memory import MB, peak_allocated
@@ -62,6 +65,43 @@ def test_backfill_exceeds_bound_without_keyset_batches(tokens_100k):
     MySQL/MariaDB, where mysqlclient buffers the whole result, against 3.0.0 with only the iterator()
     patch and against 3.4.1 as released (iterator() and bulk_update()).
     """
+    peak = peak_allocated(lambda: migrate(MIGRATION_0012))
+
+    assert peak > BOUND, f"{peak / MB:.1f} MB"
+
+
+@pytest.fixture
+def without_server_side_cursors(monkeypatch):
+    """
+    DISABLE_SERVER_SIDE_CURSORS, as behind pgbouncer in transaction pooling mode: psycopg then fetches
+    the whole result of a query, iterator() or not, into the client before Django sees a row.
+    """
+    monkeypatch.setitem(connections["default"].settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+
+
+only_on_postgresql = pytest.mark.skipif(
+    os.environ.get("DOT0012_BACKEND") != "postgres", reason="server-side cursors are PostgreSQL's"
+)
+
+
+@pytest.mark.slow
+@only_on_postgresql
+def test_backfill_of_100k_tokens_stays_within_bound_without_server_side_cursors(
+    tokens_100k, without_server_side_cursors
+):
+    peak = peak_allocated(lambda: migrate(MIGRATION_0012))
+
+    assert peak < BOUND, f"{peak / MB:.1f} MB"
+    assert not AccessToken.objects.filter(token_checksum__isnull=True).exists()
+
+
+@pytest.mark.slow
+@only_on_postgresql
+@pytest.mark.control("3.4.1", series="none", backends=["postgres"])
+def test_backfill_exceeds_bound_without_server_side_cursors_as_released(
+    tokens_100k, without_server_side_cursors
+):
+    """The same tokens, bound and settings, against DOT 3.4.1 as released (iterator() and bulk_update())."""
     peak = peak_allocated(lambda: migrate(MIGRATION_0012))
 
     assert peak > BOUND, f"{peak / MB:.1f} MB"
