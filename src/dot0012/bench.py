@@ -290,6 +290,8 @@ class ServerBench:
             "label": variant.label,
             "runs": [],
             "errors": [],
+            # What else kept the machine busy: the 1-minute load average as each variant started.
+            "load_average": round(os.getloadavg()[0], 2),
         }
         for repetition in range(args.repeat):
             logger.info(f"{backend}, {tokens:,} tokens of {length}: {variant.label}, run {repetition + 1}")
