@@ -23,6 +23,7 @@ MEASUREMENT = re.compile(
 # are not measurements.
 ALLOWED = (
     re.compile(r"--slow-seconds \d+"),
+    re.compile(r"lock_timeout=\d+s"),
     re.compile(r"limit_memory\(\"\d+ MB\"\)"),
 )
 # A bound, a limit or an interval that the code or the tests set is a constant, not a measurement.
