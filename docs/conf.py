@@ -1,10 +1,24 @@
 """Sphinx configuration for the dot0012 documentation (`tox -e docs`)."""
 
+import sys
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+
 project = "dot0012"
 author = "dot0012 contributors"
 copyright = "dot0012 contributors"
 
-extensions = ["sphinx.ext.extlinks"]
+extensions = ["sphinx.ext.extlinks", "results"]
+
+# The results files the :result: role and the result-table directive render figures from (_ext/results.py).
+results_files = {
+    "stack": "_static/bench-stack/results.json",
+    "measure-0015": "_static/measure-0015/results.json",
+    "releases": "_static/bench-releases/results.json",
+    "orm-writes": "_static/orm-writes/results.json",
+}
 
 # Upstream django-oauth-toolkit issues and pull requests: :issue:`1521`, :pr:`1522`.
 extlinks = {
