@@ -67,7 +67,8 @@ def add_row(path, variant, result, load_average):
         json.loads(path.read_text())
         if path.exists()
         else {
-            "command": "python tools/measure_0015.py N --out FILE --variant NAME (each row has its own command)",
+            # Each row has its own command line.
+            "command": "python tools/measure_0015.py N --out FILE --variant NAME",
             "what": "wall time, peak RSS growth or memray peak of `migrate oauth2_provider 0015` alone",
             "rows": [],
         }
