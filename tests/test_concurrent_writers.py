@@ -132,7 +132,8 @@ def not_null_step(sql):
     return sql.startswith("ALTER TABLE") and "`token_checksum`" in sql and "NOT NULL" in sql
 
 
-# Two batches of the series' BATCH_SIZE (2000): the first UPDATE is not the last batch.
+# Two or three batches of BATCH_SIZE (2000 in the 3.0.x series, 1000 in the 3.4.1 series): the first
+# UPDATE is not the last batch.
 TOKEN_COUNT = 3000
 
 
