@@ -4,12 +4,13 @@ DOT0012_BACKEND chooses sqlite (the default), postgres or mysql. DOT0012_DATABAS
 the server instead (a dj-database-url URL; its database name is replaced by the one asked for).
 Otherwise the servers are found at POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD
 (127.0.0.1, 5432, postgres, empty) and MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD (127.0.0.1,
-3306, root, empty), and SQLite files under DOT0012_SQLITE_DIR (the current directory).
+3306, root, empty), and SQLite files under DOT0012_SQLITE_DIR (the current directory). POSTGRES_HOST may
+be the directory of the server's Unix socket, as tools/pg16.py sets it.
 """
 
 import os
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import dj_database_url
 
@@ -38,16 +39,29 @@ def server_url(backend, name):
         prefix, default_port, default_user = "MYSQL", "3306", "root"
     else:
         raise UnknownBackend(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    host = os.environ.get(f"{prefix}_HOST", "127.0.0.1")
+    # A socket directory goes into the URL percent-encoded, the way dj-database-url reads it.
+    host = quote(os.environ.get(f"{prefix}_HOST", "127.0.0.1"), safe="")
     port = os.environ.get(f"{prefix}_PORT", default_port)
     user = quote(os.environ.get(f"{prefix}_USER", default_user))
     password = quote(os.environ.get(f"{prefix}_PASSWORD", ""))
     return f"{backend}://{user}:{password}@{host}:{port}/{name}"
 
 
+def socket_directory(url):
+    """
+    The URL's host if it is a Unix-socket directory (percent-encoded), as written: dj-database-url reads
+    the host lowercased, as urllib gives it, and a directory's name may not be.
+    """
+    host = unquote(urlsplit(url).netloc.rpartition("@")[2].partition(":")[0])
+    return host if host.startswith("/") else None
+
+
 def database_settings(url):
     """Django DATABASES entry for a dj-database-url URL, with the options the tests rely on."""
     config = dj_database_url.parse(url)
+    socket_dir = socket_directory(url)
+    if socket_dir:
+        config["HOST"] = socket_dir
     engine = config["ENGINE"]
     if engine.endswith("mysql"):
         config.setdefault("OPTIONS", {})["charset"] = "utf8mb4"
