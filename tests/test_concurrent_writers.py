@@ -16,6 +16,7 @@ No token is lost in any case. Outside strict mode the 3.4.1 series would leave s
 the NOT NULL step gives it: only the 3.0.x series treat "" as missing.
 """
 
+import importlib
 import os
 import threading
 from datetime import timedelta
@@ -31,7 +32,6 @@ from tests.tokens import (
     checksum,
     force_backfill_path,
     generate_tokens,
-    has_five_patch_series,
     insert_tokens,
     migrate,
 )
@@ -153,16 +153,28 @@ def test_a_token_written_before_the_last_batch_gets_its_checksum(before_0012, mo
     assert stored_checksums() == {token: checksum(token) for token in tokens + old_instance.written}
 
 
+def final_checksum_field():
+    """token_checksum as the installed 0012 leaves it: its last operation on the field."""
+    migration = importlib.import_module(f"oauth2_provider.migrations.{MIGRATION_0012}").Migration
+    fields = [
+        operation.field
+        for operation in migration.operations
+        if getattr(operation, "name", None) == "token_checksum"
+    ]
+    return fields[-1]
+
+
 def first_refusal(written):
     """
     The error codes the first `migrate` may fail with when `written` tokens were written by old
     instances just before the NOT NULL step, or None if it must complete.
     """
-    if has_five_patch_series():
-        # DOT 3.0.x's 0012 leaves token_checksum blank=True, so for the NOT NULL step Django first
+    if final_checksum_field().blank:
+        # DOT 3.0.0's 0012 leaves token_checksum blank=True, so for the NOT NULL step Django first
         # gives the column a default of "": the old instances' tokens get "" instead of NULL, which
         # the 3.0.x series' last backfill (after that step) fills, unless there are two of them
-        # before the unique constraint is added. 3.4.1's 0012 has blank=False, and no such default.
+        # before the unique constraint is added. DOT 3.0.1's and 3.4.1's 0012 have blank=False, and
+        # no such default: strict mode refuses the NULL.
         return None if written == 1 else DUPLICATE_ENTRY
     return NULL_REFUSED
 

@@ -36,7 +36,8 @@ FAILURES_AS_RELEASED = {
     "test_token_sha256_is_hashlib_sha256_on_the_test_database": r"has no attribute 'DATABASE_SHA256_VENDORS'",
     "test_0012_goes_on_from_where_an_interrupted_run_stopped": r"duplicate column name: token_checksum",
 }
-PASSING_AS_RELEASED = {"test_0012_on_an_empty_table"}
+# sqlmigrate shows every statement of 0012 as released too: the test guards pull request 3's operations.
+PASSING_AS_RELEASED = {"test_0012_on_an_empty_table", "test_sqlmigrate_shows_every_schema_change_of_0012"}
 
 
 def series_patches():
