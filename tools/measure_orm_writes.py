@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -201,29 +200,6 @@ CHILD_STEPS = {
 }
 
 
-def child_main(argv):
-    """
-    Run one step in this process: `measure_orm_writes.py --child STEP OPTIONS`, OPTIONS its keyword
-    arguments as JSON. The answer is one JSON object per line on stdout, as migrate_child's.
-    """
-    step, options = argv
-    messages = sys.stdout
-    sys.stdout = sys.stderr
-
-    def send(message):
-        messages.write(json.dumps(message) + "\n")
-        messages.flush()
-
-    try:
-        result = CHILD_STEPS[step](send, **json.loads(options))
-    except Exception as exception:
-        traceback.print_exc()
-        send({"error": migrate_child.one_line(exception)})
-        return 1
-    send({"result": result})
-    return 0
-
-
 def drop_database(backend, create):
     """Drop the backend's database (a file for SQLite) and, with create, create it empty."""
     if backend == "sqlite":
@@ -360,5 +336,6 @@ def main():
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        sys.exit(child_main(sys.argv[2:]))
+        # One step in this process, answering as migrate_child's steps do.
+        sys.exit(migrate_child.main(sys.argv[2:], CHILD_STEPS))
     main()

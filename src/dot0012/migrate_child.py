@@ -350,7 +350,8 @@ def one_line(exception):
     return f"{type(exception).__name__}: {lines[0].strip()}" if lines else type(exception).__name__
 
 
-def main(argv):
+def main(argv, steps=STEPS):
+    """Run the step argv names, from steps, answering the parent with JSON lines on stdout."""
     # The step, and its keyword arguments as one JSON object.
     step, *options = argv
     options = json.loads(options[0]) if options else {}
@@ -363,7 +364,7 @@ def main(argv):
         messages.flush()
 
     try:
-        result = STEPS[step](send, **options)
+        result = steps[step](send, **options)
     except Exception as exception:
         traceback.print_exc()
         send({"error": one_line(exception)})
