@@ -135,7 +135,7 @@ def compact_table():
     """Give the next run a table as fresh as the first one had (the updates leave dead rows)."""
     from django.db import connection
 
-    table = connection.ops.quote_name(migrate_child.ACCESS_TOKEN_TABLE)
+    table = connection.ops.quote_name(migrate_child.BACKFILLS["0012"].table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"VACUUM FULL ANALYZE {table}")

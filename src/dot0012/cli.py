@@ -96,18 +96,23 @@ def build_parser():
 
     bench = commands.add_parser(
         "bench",
-        help="benchmark migration 0012: DOT releases and each step of our series, per backend and N",
-        description="Populate each backend at migration 0011 once per table size and token length, then "
-        "migrate it to 0012 with DOT 3.0.1, 3.1.0 and 3.4.1 as released, each step of our 3.0.1 series "
-        "and our 3.4.1 series (if any), each run in a fresh process on the same data, and compare with "
-        "two floors: one set-based UPDATE alone (floor), and our 3.4.1 series' 0012 with its backfill made "
-        "that one UPDATE (floor-0012). Writes results.json, results.csv, results.md and PNG plots.",
+        help="benchmark migrations 0012 and 0015: DOT releases and our series, per backend and N",
+        description="Populate each backend before migration 0012 (access tokens) and 0015 (refresh "
+        "tokens) once per table size and token length, then migrate it with DOT 3.0.1, 3.1.0 and 3.4.1 "
+        "as released, each step of our 3.0.1 series, and pull request 1 and the whole stack of our 3.4.1 "
+        "series (0015 exists from DOT 3.4.0 on), each run in a fresh process on the same data, and compare "
+        "with two floors: one set-based UPDATE alone (floor), and our 3.4.1 series' migration with its "
+        "backfill made that one UPDATE (floor-0012, floor-0015). Writes results.json, results.csv, "
+        "results.md and PNG plots.",
     )
     bench.add_argument(
         "--backends",
         default="sqlite,postgres,postgres-nossc,mysql",
         help="comma-separated: sqlite, postgres, postgres-nossc (DISABLE_SERVER_SIDE_CURSORS), mysql "
         "(default: all four); servers are found as for the tests (POSTGRES_*, MYSQL_*)",
+    )
+    bench.add_argument(
+        "--migrations", default="0012,0015", help="comma-separated: 0012, 0015 (default: both)"
     )
     bench.add_argument(
         "--tokens", default="10000,100000", help="comma-separated table sizes (default 10000,100000)"
@@ -122,7 +127,7 @@ def build_parser():
         "--variants",
         metavar="KEYS",
         help="comma-separated subset, e.g. 3.0.1,3.0.1+all (keys: 3.0.1, 3.1.0, 3.4.1, 3.0.1+N, 3.4.1+N, "
-        "3.0.1+all, 3.4.1+all); both floors are always included. Default: all",
+        "3.0.1+all, 3.4.1+all); the floors are always included. Default: all",
     )
     bench.add_argument(
         "--slow-seconds",
@@ -159,7 +164,8 @@ def main(argv=None):
 
             print(run_demo(tokens=args.tokens, database_url=args.database, dot_version=args.dot))
         elif args.command == "bench":
-            from dot0012.bench import format_targets, run_bench
+            from dot0012.bench import run_bench
+            from dot0012.report import format_targets
 
             args.argv = sys.argv[1:] if argv is None else list(argv)
             results = run_bench(args)

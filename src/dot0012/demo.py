@@ -98,7 +98,7 @@ def migrate_variant(label, database, tree, work_dir):
         logger.info("%s: migrating to 0012, %.0f s", label, time.monotonic() - started, extra=PROGRESS)
 
     logger.info("%s: migrating to 0012_add_token_checksum", label)
-    result = run_child("migrate-0012", database, tree, work_dir, on_tick=show_elapsed)
+    result = run_child("migrate", database, tree, work_dir, on_tick=show_elapsed)
     logger.info("%s: done in %.1f s", label, time.monotonic() - started)
     if "oauth2_provider" in result:
         check_tree(result, tree)

@@ -18,12 +18,35 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import timedelta
 
 
 DATABASE_ENV = "DOT0012_DEMO_DATABASE"
 BEFORE_0012 = "0011_refreshtoken_token_family"
 MIGRATION_0012 = "0012_add_token_checksum"
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """One of DOT's two checksum migrations: the one before it, itself, and the table it fills."""
+
+    before: str
+    migration: str
+    model: str
+    table: str
+
+
+# 0012 fills the access tokens' checksums (DOT 3.0.0 and later), 0015 the refresh tokens' (3.4.0 and later).
+BACKFILLS = {
+    "0012": Backfill(BEFORE_0012, MIGRATION_0012, "AccessToken", "oauth2_provider_accesstoken"),
+    "0015": Backfill(
+        "0014_alter_help_text",
+        "0015_refreshtoken_token_checksum",
+        "RefreshToken",
+        "oauth2_provider_refreshtoken",
+    ),
+}
 INSERT_BATCH_SIZE = 5000
 VERIFY_BATCH_SIZE = 2000
 # oauthlib.common.UNICODE_ASCII_CHARACTER_SET, from which DOT's tokens are drawn.
@@ -60,10 +83,6 @@ def historical_apps(migration):
     from django.db.migrations.executor import MigrationExecutor
 
     return MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration)).apps
-
-
-def historical_access_token(migration):
-    return historical_apps(migration).get_model("oauth2_provider", "AccessToken")
 
 
 def memory_kib(field):
@@ -149,31 +168,38 @@ def bench_token(index, rng, length):
     return "".join(rng.choices(TOKEN_CHARACTERS, k=length - len(suffix))) + suffix
 
 
-def populate(send, count: int, length: int = 0):
+def populate(send, count: int, length: int = 0, migration: str = "0012"):
     """
-    Migrate to 0011 and insert `count` access tokens through the historical model: like the demo's
-    (30 random characters and the index), or of `length` characters.
+    Migrate to the migration before `migration` (0012 or 0015) and insert `count` tokens of the table it
+    fills through the historical model: like the demo's (30 random characters and the index), or of
+    `length` characters. Refresh tokens belong to one user and application.
     """
     setup_django()
     import django
     import oauth2_provider
     from django.utils import timezone
 
+    backfill = BACKFILLS[migration]
     migrate("contenttypes")
     migrate("auth")
-    migrate("oauth2_provider", BEFORE_0012)
-    AccessToken = historical_access_token(BEFORE_0012)
+    migrate("oauth2_provider", backfill.before)
+    apps = historical_apps(backfill.before)
+    Token = apps.get_model("oauth2_provider", backfill.model)
+    if backfill.model == "AccessToken":
+        owners = {"expires": timezone.now() + timedelta(days=1), "scope": "read write"}
+    else:
+        owners = {
+            "user": apps.get_model("auth", "User").objects.create(username="refresh-token-owner"),
+            "application": apps.get_model("oauth2_provider", "Application").objects.create(
+                name="refresh tokens", client_type="confidential", authorization_grant_type="password"
+            ),
+        }
     rng = random.Random(12)
-    expires = timezone.now() + timedelta(days=1)
     inserted = 0
     while inserted < count:
         batch_size = min(INSERT_BATCH_SIZE, count - inserted)
-        AccessToken.objects.bulk_create(
-            AccessToken(
-                token=bench_token(index, rng, length) if length else demo_token(index, rng),
-                expires=expires,
-                scope="read write",
-            )
+        Token.objects.bulk_create(
+            Token(token=bench_token(index, rng, length) if length else demo_token(index, rng), **owners)
             for index in range(inserted, inserted + batch_size)
         )
         inserted += batch_size
@@ -186,10 +212,10 @@ def populate(send, count: int, length: int = 0):
     }
 
 
-def count_checksums():
+def count_checksums(backfill=BACKFILLS["0012"]):
     """Rows, and rows whose token_checksum is the SHA-256 of their token, read in keyset batches."""
-    AccessToken = historical_access_token(MIGRATION_0012)
-    rows = AccessToken.objects.order_by("pk").values_list("pk", "token", "token_checksum")
+    Token = historical_apps(backfill.migration).get_model("oauth2_provider", backfill.model)
+    rows = Token.objects.order_by("pk").values_list("pk", "token", "token_checksum")
     checked = correct = 0
     last_pk = None
     while True:
@@ -238,12 +264,14 @@ def measure(function, use_memray=False):
     return {**result, "error": error} if error else result
 
 
-def migrate_0012(send, verify: bool = True, use_memray: bool = False, one_update: bool = False):
+def migrate_to(
+    send, migration: str = "0012", verify: bool = True, use_memray: bool = False, one_update: bool = False
+):
     """
-    Migrate to 0012 as the measured step: wall time and peak RSS growth (or, with use_memray, memray's
-    peak), then, with verify, count the rows with a correct checksum. With one_update, the migration
-    must be one of our complete series: its BATCH_SIZE is raised to the number of tokens, so that its
-    backfill is a single UPDATE between the same schema steps.
+    Migrate to `migration` (0012 or 0015) as the measured step: wall time and peak RSS growth (or, with
+    use_memray, memray's peak), then, with verify, count the rows with a correct checksum. With
+    one_update, the migration must be one of our series': its BATCH_SIZE is raised to the number of
+    tokens, so that its backfill is a single UPDATE between the same schema steps.
     """
     setup_django()
     import oauth2_provider
@@ -251,21 +279,23 @@ def migrate_0012(send, verify: bool = True, use_memray: bool = False, one_update
     from django.db import connection
     from django.db.migrations.loader import MigrationLoader
 
+    backfill = BACKFILLS[migration]
     # Connect, and import the migrate command and the migration modules, first: none of that is the
     # backfill's memory, and both variants would pay it alike.
     connection.ensure_connection()
     load_command_class("django.core", "migrate")
     MigrationLoader(connection)
     if one_update:
-        module = importlib.import_module(f"oauth2_provider.migrations.{MIGRATION_0012}")
+        module = importlib.import_module(f"oauth2_provider.migrations.{backfill.migration}")
         if not hasattr(module, "BATCH_SIZE"):
             raise RuntimeError(f"{module.__file__} has no BATCH_SIZE: it is not one of our series")
-        module.BATCH_SIZE = max(1, historical_access_token(BEFORE_0012).objects.count())
-    result = measure(lambda: migrate("oauth2_provider", MIGRATION_0012), use_memray=use_memray)
+        Token = historical_apps(backfill.before).get_model("oauth2_provider", backfill.model)
+        module.BATCH_SIZE = max(1, Token.objects.count())
+    result = measure(lambda: migrate("oauth2_provider", backfill.migration), use_memray=use_memray)
     result["oauth2_provider"] = os.path.dirname(oauth2_provider.__file__)
     if "error" in result or not verify:
         return result
-    checked, correct = count_checksums()
+    checked, correct = count_checksums(backfill)
     return {**result, "checked": checked, "correct": correct}
 
 
@@ -275,14 +305,13 @@ FLOOR_CHECKSUM_SQL = {
     "mysql": "SHA2(CONVERT(token USING utf8mb4), 256)",
     "sqlite": "dot0012_sha256(token)",
 }
-ACCESS_TOKEN_TABLE = "oauth2_provider_accesstoken"
 
 
-def floor(send, undo: bool = False, use_memray: bool = False):
+def floor(send, migration: str = "0012", undo: bool = False, use_memray: bool = False):
     """
-    The floor the migration is compared with: add a nullable token_checksum column to the table at
-    0011 (not measured), then fill it with one UPDATE computed by the database (measured). With undo,
-    drop the column again, leaving the table as it was.
+    The floor the migration is compared with: add a nullable token_checksum column to the table that
+    `migration` fills, at the migration before it (not measured), then fill it with one UPDATE computed
+    by the database (measured). With undo, drop the column again, leaving the table as it was.
     """
     setup_django(with_dot=False)
     from django.db import connection, transaction
@@ -295,7 +324,7 @@ def floor(send, undo: bool = False, use_memray: bool = False):
             lambda token: hashlib.sha256(token.encode("utf-8")).hexdigest(),
             deterministic=True,
         )
-    table = connection.ops.quote_name(ACCESS_TOKEN_TABLE)
+    table = connection.ops.quote_name(BACKFILLS[migration].table)
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {table} ADD COLUMN token_checksum varchar(64) NULL")
 
@@ -327,9 +356,9 @@ def describe(send):
     return {"database": describe_database()}
 
 
-def rollback(send):
+def rollback(send, migration: str = "0012"):
     setup_django()
-    migrate("oauth2_provider", BEFORE_0012)
+    migrate("oauth2_provider", BACKFILLS[migration].before)
     return {}
 
 
@@ -337,7 +366,7 @@ STEPS = {
     "create-database": create_database,
     "drop-database": drop_database,
     "populate": populate,
-    "migrate-0012": migrate_0012,
+    "migrate": migrate_to,
     "rollback": rollback,
     "floor": floor,
     "clone-database": clone_database,

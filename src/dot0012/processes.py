@@ -61,15 +61,20 @@ def drop_database(database, work_dir):
         logger.warning("cannot drop database %r: %s", database["NAME"], result["error"])
 
 
-def populate(tokens, database, tree, work_dir, token_length=None):
-    """Migrate to 0011 and create the access tokens; token_length None: the demo's tokens (30-37 chars)."""
+def populate(tokens, database, tree, work_dir, token_length=None, migration="0012"):
+    """
+    Migrate to the migration before `migration` and create the tokens it fills (access tokens for 0012,
+    refresh tokens for 0015); token_length None: the demo's tokens (30-37 chars).
+    """
 
     def show_progress(message):
         inserted = message["progress"]
-        text = f"creating access tokens at migration 0011: {inserted:,} / {tokens:,}"
+        text = f"creating tokens before migration {migration}: {inserted:,} / {tokens:,}"
         logger.info(text, extra=None if inserted == tokens else PROGRESS)
 
-    options = {"count": tokens} if token_length is None else {"count": tokens, "length": token_length}
+    options = {"count": tokens, "migration": migration}
+    if token_length is not None:
+        options["length"] = token_length
     result = run_child("populate", database, tree, work_dir, options=options, on_message=show_progress)
     if "error" in result:
         raise CommandError(f"populating the database failed: {result['error']}")
