@@ -10,10 +10,13 @@ checkout, what DOT's own tox runs, under the DJANGO_SETTINGS_MODULE the env sets
     python tools/dot_suite.py test --prs all --dest DIR [-- PYTEST ARGS]   # pytest
     python tools/dot_suite.py migrations --prs 1 --dest DIR                # makemigrations --check
     python tools/dot_suite.py control --dest DIR [-- PYTEST ARGS]
+    python tools/dot_suite.py lint --prs all --dest DIR                      # ruff, sphinx-lint
 
 `control` applies no pull request: it takes pull request 1's new test file alone onto DOT master and
 succeeds only if that test fails, by assertion and with no errors, i.e. the test shows the bug of
-master as released.
+master as released. `lint` runs what DOT's lint and sphinxlint envs run (`ruff format --check`,
+`ruff check`, `sphinx-lint docs/`) with the ruff and sphinx-lint of the running Python, installing
+nothing.
 
 Without DOT0012_DOT_REPO, or if it is not a git repository, this says so in one line and exits 0 (the
 env skips). If the repository lacks DOT_MASTER or a patch does not apply, it exits 2 with a one-line
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from importlib.metadata import version
 from pathlib import Path
 
 
@@ -121,8 +125,13 @@ def apply_control_test(dest):
 
 
 def install(dest):
-    """DOT from the checkout with its test extra, as DOT's tox installs it (`extras = test`)."""
-    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"{dest}[test]"]).returncode:
+    """
+    DOT from the checkout with its test extra, as DOT's tox installs it (`extras = test`), keeping the
+    Django the env installed: without the pin, the newest django-ninja of the extra upgrades Django.
+    """
+    django = f"django=={version('django')}"
+    command = [sys.executable, "-m", "pip", "install", "--quiet", f"{dest}[test]", django]
+    if subprocess.run(command).returncode:
         raise Failure("pip install of the DOT checkout failed")
 
 
@@ -158,7 +167,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], epilog="Arguments after -- go to pytest."
     )
-    parser.add_argument("mode", choices=["test", "migrations", "control"])
+    parser.add_argument("mode", choices=["test", "migrations", "control", "lint"])
     parser.add_argument("--prs", default="all", help="pull requests to apply: 1 to N, or all (the default)")
     parser.add_argument("--dest", type=Path, required=True, help="where to clone DOT (removed first)")
     argv = sys.argv[1:]
@@ -177,10 +186,15 @@ def main():
             apply_control_test(dest)
         else:
             apply_pull_requests(dest, stack)
-        install(dest)
+        if args.mode != "lint":
+            install(dest)
     except Failure as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    if args.mode == "lint":
+        # DOT's [testenv:lint] and [testenv:sphinxlint].
+        commands = (["ruff", "format", "--check"], ["ruff", "check"], ["sphinx-lint", "docs/"])
+        return max(run(command, dest) for command in commands)
     if args.mode == "migrations":
         # DOT's [testenv:.migrations-base]: connect first, then check that no migration is missing.
         connect = (
