@@ -11,8 +11,9 @@ patches/3.0.1/ is the canonical source of the backfill code of the 3.0.x series,
 differs from 3.0.1 in two ways only, both kept here as data:
 - its 0012 has no backfill at all, so its first patch adds one (patches/3.0.0/ patch 1, kept by hand:
   OWN_PATCHES), where 3.0.1's first patch rewrites the `.all()` loop it has;
-- 3.0.1 rewrote the final AlterField of 0012 in a style of its own (FIELD_IN_3_0_1), which the
-  patches leave alone; 3.0.0's 0012 declares the same field as FIELD_IN_3_0_0.
+- the final AlterField of 0012 declares token_checksum as each release wrote it, which the patches
+  leave alone: blank=False in 3.0.1 (FIELD_IN_3_0_1), blank=True in 3.0.0 (FIELD_IN_3_0_0), which on
+  MySQL gives the column a default of '' during the NOT NULL step (docs/design.rst).
 Patches 2 to 5 of 3.0.0 are 3.0.1's, with their messages, authors and dates: each one's 0012 is 3.0.1's
 at the same step with FIELD_IN_3_0_1 replaced by FIELD_IN_3_0_0. This needs DOT's git repository:
 DOT0012_DOT_REPO, or the mirror at DEFAULT_DOT_REPO.
@@ -54,7 +55,8 @@ CANONICAL = "3.0.1"
 BACKPORT = "3.0.0"
 # How many of the first patches of patches/3.0.0/ are its own, kept by hand; the rest are generated.
 OWN_PATCHES = 1
-# The token_checksum field of 0012's final operation, verbatim as each release wrote it.
+# The token_checksum field of 0012's final operation, verbatim as each release wrote it: not only the
+# quotes differ, blank does too, and the patches keep each release's.
 FIELD_IN_3_0_1 = """\
             model_name='accesstoken',
             name='token_checksum',
