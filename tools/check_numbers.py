@@ -1,11 +1,12 @@
 """Fail on a measured figure typed into the prose instead of rendered from a results file.
 
-Every measurement in README.md, docs/, changelog.d/ and the commit messages of patches/upstream/ must
-come from a committed results file written by a command. In the Sphinx docs they are rendered by the
-`:result:` role and the `result-table` directive (docs/_ext/results.py), which fail the build when
-their row is missing; this check finds what was typed instead: a number with a unit of time, memory or
-ratio ("2.8 s", "70 MB", "5.9 x", "12%"). Constants of the code, versions, ports, issue numbers and
-token counts carry no such unit and are not looked at.
+Every measurement in README.md, docs/, changelog.d/ and the commit messages of every series in
+patches/ (the backports and the upstream stack) must come from a committed results file written by a
+command. In the Sphinx docs they are rendered by the `:result:` role and the `result-table` directive
+(docs/_ext/results.py), which fail the build when their row is missing; this check finds what was
+typed instead: a number with a unit of time, memory or ratio ("2.8 s", "70 MB", "5.9 x", "12%").
+Constants of the code, versions, ports, issue numbers and token counts carry no such unit and are not
+looked at.
 
     python tools/check_numbers.py    # exit 1 and one line per figure found
 """
@@ -41,8 +42,9 @@ def prose_files():
 
 
 def commit_messages():
-    """Each upstream patch's commit message: from the Subject: line to the --- before the diff."""
-    for patch in sorted((ROOT / "patches" / "upstream").glob("*/*.patch")):
+    """Each patch's commit message, from the Subject: line to the --- before the diff: the backport series
+    (patches/<DOT version>/) and the upstream pull requests (patches/upstream/<pull request>/)."""
+    for patch in sorted((ROOT / "patches").rglob("*.patch")):
         text = patch.read_text()
         start = text.index("Subject:")
         end = text.index("\n---\n", start)
