@@ -75,7 +75,7 @@ def run_upstream_tests(tmp_path):
     environment = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": "testproject.settings",
         # The outer test run uses the test database of DOT0012_DB_NAME; this one must not touch it.
         "DOT0012_DB_NAME": os.environ.get("DOT0012_DB_NAME", "dot0012") + "_upstream",
     }
