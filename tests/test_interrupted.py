@@ -17,15 +17,16 @@ import pytest
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.test_migration_0012 import applied, columns, stored_checksums
+from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012
 from tests.tokens import (
-    BEFORE_0012,
-    MIGRATION_0012,
+    applied,
     checksum,
+    columns,
     delete_all_tokens,
     generate_tokens,
     insert_tokens,
     migrate,
+    stored_checksums,
 )
 
 

@@ -13,18 +13,11 @@ import pytest
 from django.db import connections
 from oauth2_provider.models import AccessToken
 
-from tests.memory import MB, peak_allocated
-from tests.tokens import (
-    BEFORE_0012,
-    MIGRATION_0012,
-    delete_all_tokens,
-    generate_tokens,
-    insert_tokens,
-    migrate,
-)
+from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012, memray_peak_bytes
+from tests.memory import BOUND, MB
+from tests.tokens import delete_all_tokens, generate_tokens, insert_tokens, migrate
 
 
-BOUND = 16 * MB
 # SQLite's own page cache (2 MB by default) fills up as the table grows; nothing else may.
 GROWTH_FROM_10K_TO_100K = 4 * MB
 
@@ -47,7 +40,7 @@ def test_backfill_peak_does_not_grow_with_the_table(before_0012):
     peaks = {}
     for count in (10_000, 100_000):
         insert_tokens(generate_tokens(count))
-        peaks[count] = peak_allocated(lambda: migrate(MIGRATION_0012))
+        peaks[count] = memray_peak_bytes(lambda: migrate(MIGRATION_0012))
         migrate(BEFORE_0012)
         delete_all_tokens()
 
@@ -65,7 +58,7 @@ def test_backfill_exceeds_bound_without_keyset_batches(tokens_100k):
     MySQL/MariaDB, where mysqlclient buffers the whole result, against 3.0.0 with only the iterator()
     patch and against 3.4.1 as released (iterator() and bulk_update()).
     """
-    peak = peak_allocated(lambda: migrate(MIGRATION_0012))
+    peak = memray_peak_bytes(lambda: migrate(MIGRATION_0012))
 
     assert peak > BOUND, f"{peak / MB:.1f} MB"
 
@@ -89,7 +82,7 @@ only_on_postgresql = pytest.mark.skipif(
 def test_backfill_of_100k_tokens_stays_within_bound_without_server_side_cursors(
     tokens_100k, without_server_side_cursors
 ):
-    peak = peak_allocated(lambda: migrate(MIGRATION_0012))
+    peak = memray_peak_bytes(lambda: migrate(MIGRATION_0012))
 
     assert peak < BOUND, f"{peak / MB:.1f} MB"
     assert not AccessToken.objects.filter(token_checksum__isnull=True).exists()
@@ -102,6 +95,6 @@ def test_backfill_exceeds_bound_without_server_side_cursors_as_released(
     tokens_100k, without_server_side_cursors
 ):
     """The same tokens, bound and settings, against DOT 3.4.1 as released (iterator() and bulk_update())."""
-    peak = peak_allocated(lambda: migrate(MIGRATION_0012))
+    peak = memray_peak_bytes(lambda: migrate(MIGRATION_0012))
 
     assert peak > BOUND, f"{peak / MB:.1f} MB"

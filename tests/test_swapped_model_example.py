@@ -11,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from tests.tokens import checksum, generate_tokens, historical_apps
+from dot0012.migrate_child import historical_apps
+from tests.tokens import checksum, generate_tokens
 
 
 BEFORE = "0004_previous"
