@@ -17,10 +17,10 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import AccessToken
 
+from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012
 from tests.tokens import (
     BACKFILL_PATHS,
-    BEFORE_0012,
-    MIGRATION_0012,
+    BEFORE_0015,
     MIGRATION_0015,
     checksum,
     checksum_api,
@@ -28,17 +28,16 @@ from tests.tokens import (
     generate_tokens,
     has_five_patch_series,
     has_migration,
-    historical_apps,
     insert_refresh_tokens,
     insert_tokens,
     migrate,
     migration_module,
+    stored_refresh_token_checksums,
     token_reads,
 )
 
 
 MIGRATION_MODULE = "oauth2_provider.migrations.0012_add_token_checksum"
-BEFORE_0015 = "0014_alter_help_text"
 # Every kind of token of token_kinds(), over more than two batches of BATCH_SIZE (2000 in the 3.0.x
 # series, 1000 in the 3.4.1 series).
 TOKEN_COUNT = 4100
@@ -95,11 +94,8 @@ def test_each_path_stores_the_refresh_token_checksums_hashlib_computes(before_00
     with CaptureQueriesContext(connections["default"]) as queries:
         migrate(MIGRATION_0015)
 
-    RefreshToken = historical_apps(MIGRATION_0015).get_model("oauth2_provider", "RefreshToken")
-    assert dict(RefreshToken.objects.values_list("token", "token_checksum")) == {
-        token: checksum(token) for token in tokens
-    }
-    assert_took_path(path, queries, RefreshToken._meta.db_table)
+    assert stored_refresh_token_checksums() == {token: checksum(token) for token in tokens}
+    assert_took_path(path, queries, "oauth2_provider_refreshtoken")
 
 
 def test_both_paths_store_the_same_checksums(before_0012, monkeypatch):

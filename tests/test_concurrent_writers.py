@@ -25,15 +25,16 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
-from tests.test_migration_0012 import applied, stored_checksums
+from dot0012.migrate_child import MIGRATION_0012
 from tests.tokens import (
     BACKFILL_PATHS,
-    MIGRATION_0012,
+    applied,
     checksum,
     force_backfill_path,
     generate_tokens,
     insert_tokens,
     migrate,
+    stored_checksums,
 )
 
 

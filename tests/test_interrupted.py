@@ -17,15 +17,16 @@ import pytest
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.test_migration_0012 import applied, columns, stored_checksums
+from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012
 from tests.tokens import (
-    BEFORE_0012,
-    MIGRATION_0012,
+    applied,
     checksum,
+    columns,
     delete_all_tokens,
     generate_tokens,
     insert_tokens,
     migrate,
+    stored_checksums,
 )
 
 
@@ -35,7 +36,7 @@ TABLE = "oauth2_provider_accesstoken"
 
 def start_migrate():
     """`manage.py migrate oauth2_provider 0012` in a process of its own, on this test's database."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="tests.settings")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="testproject.settings")
     # The child's settings name the test database that pytest-django created from ours.
     env["DOT0012_DB_NAME"] = "test_" + re.sub(r"\W", "_", os.environ.get("DOT0012_DB_NAME", "dot0012"))
     return subprocess.Popen(

@@ -4,36 +4,21 @@ import random
 
 import pytest
 from django.db import IntegrityError, connections, transaction
-from django.db.migrations.recorder import MigrationRecorder
 from oauth2_provider.models import AccessToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 
+from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012
 from tests.tokens import (
-    BEFORE_0012,
-    MIGRATION_0012,
+    applied,
     checksum,
+    columns,
     generate_tokens,
     insert_tokens,
     migrate,
+    stored_checksums,
     token_kinds,
 )
-
-
-def stored_checksums(alias="default"):
-    return dict(AccessToken.objects.using(alias).values_list("token", "token_checksum"))
-
-
-def columns(alias="default"):
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        description = connection.introspection.get_table_description(cursor, AccessToken._meta.db_table)
-    return {column.name for column in description}
-
-
-def applied(alias="default"):
-    recorded = MigrationRecorder(connections[alias]).applied_migrations()
-    return {name for app, name in recorded if app == "oauth2_provider"}
 
 
 def test_backfill_stores_sha256_of_utf8_token(before_0012):

@@ -1,7 +1,7 @@
 """
 The upgrade guide's migration for an app with a swapped access token model
-(tests/accounts/migrations/0005_accesstoken_token_checksum.py, which docs/upgrade.rst includes), run on
-a table of tokens as DOT < 3.0 left it. The stand-in model has the token fields of DOT's
+(testproject/accounts/migrations/0005_accesstoken_token_checksum.py, which docs/upgrade.rst includes),
+run on a table of tokens as DOT < 3.0 left it. The stand-in model has the token fields of DOT's
 AbstractAccessToken only: swapping DOT's models in this test project would mean swapping all of them.
 """
 
@@ -11,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from tests.tokens import checksum, generate_tokens, historical_apps
+from dot0012.migrate_child import historical_apps
+from tests.tokens import checksum, generate_tokens
 
 
 BEFORE = "0004_previous"

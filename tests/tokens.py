@@ -1,4 +1,12 @@
-"""Access tokens as they existed before migration 0012, created through the historical models."""
+"""
+What the tests share: access and refresh tokens as they existed before migrations 0012 and 0015, created
+through the historical models, migrating oauth2_provider on an alias, and reading back what a backfill
+stored and which path it took.
+
+BEFORE_0012, MIGRATION_0012 and historical_apps() are dot0012.migrate_child's, the demo's and the
+benchmark's. migrate() is the tests' own: it migrates oauth2_provider on any alias, where the child's
+migrates any app on the default database.
+"""
 
 import hashlib
 import importlib
@@ -9,16 +17,17 @@ from datetime import timedelta
 import oauth2_provider
 from django.core.management import call_command
 from django.db import connections
-from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Value
 from django.utils import timezone
+from oauth2_provider.models import AccessToken
 from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
 
+from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012, historical_apps
 
-BEFORE_0012 = "0011_refreshtoken_token_family"
-MIGRATION_0012 = "0012_add_token_checksum"
+
+BEFORE_0015 = "0014_alter_help_text"
 MIGRATION_0015 = "0015_refreshtoken_token_checksum"
 TOKEN_MAX_LENGTH_BEFORE_0012 = 255
 
@@ -35,8 +44,33 @@ def migrate(target, alias="default"):
     call_command("migrate", *targets, database=alias, verbosity=0, interactive=False)
 
 
+def applied(alias="default"):
+    """The names of the oauth2_provider migrations recorded as applied on `alias`."""
+    recorded = MigrationRecorder(connections[alias]).applied_migrations()
+    return {name for app, name in recorded if app == "oauth2_provider"}
+
+
 def checksum(token):
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def stored_checksums(alias="default"):
+    """{token: token_checksum} of the access tokens on `alias`, read through the installed DOT's model."""
+    return dict(AccessToken.objects.using(alias).values_list("token", "token_checksum"))
+
+
+def stored_refresh_token_checksums():
+    """{token: token_checksum} of the refresh tokens, read through the model as 0015 leaves it."""
+    RefreshToken = historical_apps(MIGRATION_0015).get_model("oauth2_provider", "RefreshToken")
+    return dict(RefreshToken.objects.values_list("token", "token_checksum"))
+
+
+def columns(alias="default"):
+    """The column names of the access token table on `alias`."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        description = connection.introspection.get_table_description(cursor, AccessToken._meta.db_table)
+    return {column.name for column in description}
 
 
 def token_kinds(index, rng):
@@ -53,11 +87,6 @@ def generate_tokens(count, seed=0):
     rng = random.Random(seed)
     tokens = (token for index in itertools.count() for token in token_kinds(index, rng))
     return itertools.islice(tokens, count)
-
-
-def historical_apps(migration, alias="default", app_label="oauth2_provider"):
-    """The models as they were at `app_label`'s `migration`."""
-    return MigrationExecutor(connections[alias]).loader.project_state((app_label, migration)).apps
 
 
 def historical_access_token(alias="default"):

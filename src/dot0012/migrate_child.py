@@ -77,12 +77,12 @@ def migrate(app_label, target=None):
     call_command("migrate", *args, verbosity=0, interactive=False)
 
 
-def historical_apps(migration):
-    """The models as they were at oauth2_provider's `migration`."""
-    from django.db import connection
+def historical_apps(migration, alias="default", app_label="oauth2_provider"):
+    """The models as they were at `app_label`'s `migration`, on database `alias`."""
+    from django.db import connections
     from django.db.migrations.executor import MigrationExecutor
 
-    return MigrationExecutor(connection).loader.project_state(("oauth2_provider", migration)).apps
+    return MigrationExecutor(connections[alias]).loader.project_state((app_label, migration)).apps
 
 
 def memory_kib(field):
@@ -229,36 +229,48 @@ def count_checksums(backfill=BACKFILLS["0012"]):
         last_pk = batch[-1][0]
 
 
+def memray_peak_bytes(function):
+    """
+    Run function under memray's Tracker and return the bytes allocated while it runs and still held at
+    its high-water mark, C allocations (such as a driver's client-side result buffer) as well as Python
+    ones: the figure pytest-memray's limit_memory compares with its limit. function's exceptions
+    propagate.
+    """
+    import memray
+
+    with tempfile.TemporaryDirectory(prefix="dot0012-memray-") as directory:
+        path = os.path.join(directory, "allocations.bin")
+        with memray.Tracker(path, file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS):
+            function()
+        records = memray.FileReader(path).get_high_watermark_allocation_records(merge_threads=True)
+        return sum(record.size for record in records)
+
+
 def measure(function, use_memray=False):
     """
     Run function and return its wall time and peak RSS growth; with use_memray, run it under memray's
     Tracker instead and return the bytes held at the high-water mark of its allocations (memray's own
-    overhead makes that run's time and RSS meaningless, so they are not returned).
+    overhead makes that run's time and RSS meaningless, so they are not returned). If function
+    raises, the result has the error too, in one line, and the traceback goes to stderr.
     """
-    gc.collect()
     error = None
-    if use_memray:
-        import memray
 
-        with tempfile.TemporaryDirectory(prefix="dot0012-memray-") as directory:
-            path = os.path.join(directory, "allocations.bin")
-            try:
-                with memray.Tracker(path, file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS):
-                    function()
-            except Exception as exception:
-                traceback.print_exc()
-                error = one_line(exception)
-            records = memray.FileReader(path).get_high_watermark_allocation_records(merge_threads=True)
-            result = {"memray_peak_bytes": sum(record.size for record in records)}
-    else:
-        reset_peak_memory()
-        rss_before = memory_kib("VmRSS")
-        started = time.perf_counter()
+    def run():
+        nonlocal error
         try:
             function()
         except Exception as exception:
             traceback.print_exc()
             error = one_line(exception)
+
+    gc.collect()
+    if use_memray:
+        result = {"memray_peak_bytes": memray_peak_bytes(run)}
+    else:
+        reset_peak_memory()
+        rss_before = memory_kib("VmRSS")
+        started = time.perf_counter()
+        run()
         seconds = time.perf_counter() - started
         result = {"seconds": seconds, "peak_growth_kib": memory_kib("VmHWM") - rss_before}
     return {**result, "error": error} if error else result

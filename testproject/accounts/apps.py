@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     migration (migrations/0005_accesstoken_token_checksum.py, included in docs/upgrade.rst).
     """
 
-    name = "tests.accounts"
+    name = "testproject.accounts"
     label = "accounts"
     default_auto_field = "django.db.models.BigAutoField"

@@ -13,7 +13,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "oauth2_provider",
-    "tests.accounts",
+    "testproject.accounts",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -24,7 +24,7 @@ AUTHENTICATION_BACKENDS = [
     "oauth2_provider.backends.OAuth2Backend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-ROOT_URLCONF = "tests.urls"
+ROOT_URLCONF = "testproject.urls"
 
 # Each tox env gets databases of its own, so that envs can share one server and run in parallel.
 _database_name = re.sub(r"\W", "_", os.environ.get("DOT0012_DB_NAME", "dot0012"))
