@@ -3,9 +3,9 @@ What the tests share: access and refresh tokens as they existed before migration
 through the historical models, migrating oauth2_provider on an alias, and reading back what a backfill
 stored and which path it took.
 
-BEFORE_0012, MIGRATION_0012 and historical_apps() are dot0012.migrate_child's, the demo's and the
-benchmark's. migrate() is the tests' own: it migrates oauth2_provider on any alias, where the child's
-migrates any app on the default database.
+BEFORE_0012, MIGRATION_0012, the names around 0015 (its BACKFILLS) and historical_apps() are
+dot0012.migrate_child's, the demo's and the benchmark's. migrate() is the tests' own: it migrates
+oauth2_provider on any alias, where the child's migrates any app on the default database.
 """
 
 import hashlib
@@ -24,11 +24,11 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken
 from oauthlib.common import UNICODE_ASCII_CHARACTER_SET
 
-from dot0012.migrate_child import BEFORE_0012, MIGRATION_0012, historical_apps
+from dot0012.migrate_child import BACKFILLS, BEFORE_0012, MIGRATION_0012, historical_apps
 
 
-BEFORE_0015 = "0014_alter_help_text"
-MIGRATION_0015 = "0015_refreshtoken_token_checksum"
+BEFORE_0015 = BACKFILLS["0015"].before
+MIGRATION_0015 = BACKFILLS["0015"].migration
 TOKEN_MAX_LENGTH_BEFORE_0012 = 255
 
 # The series of DOT 3.0.0 and 3.0.1 (five patches each) give three things more than the 3.4.1 series,
