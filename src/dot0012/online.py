@@ -56,6 +56,11 @@ CHECKSUM_SQL = {
     "mysql": "SHA2(CONVERT({token} USING utf8mb4), 256)",
 }
 
+# The function reads the token as to_jsonb(NEW) ->> 'token', never as NEW.token: PL/pgSQL caches the
+# plan of an expression with the type each field had when a session first ran it, and once 0012 has
+# changed token from varchar to text, every insert of a session that ran the trigger before fails with
+# "type of parameter N (text) does not match that when preparing the plan (character varying)". The
+# row's own type does not change.
 POSTGRESQL_TRIGGER_FUNCTION = """
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -63,7 +68,8 @@ BEGIN
         NEW.{column} := {checksum};
     ELSIF TG_OP = 'UPDATE' THEN
         -- A token changed without its checksum: by an instance that knows nothing of checksums.
-        IF NEW.token IS DISTINCT FROM OLD.token AND NEW.{column} IS NOT DISTINCT FROM OLD.{column} THEN
+        IF to_jsonb(NEW) ->> 'token' IS DISTINCT FROM to_jsonb(OLD) ->> 'token'
+                AND NEW.{column} IS NOT DISTINCT FROM OLD.{column} THEN
             NEW.{column} := {checksum};
         END IF;
     END IF;
@@ -72,8 +78,7 @@ END
 $$
 """
 POSTGRESQL_TRIGGER = (
-    "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table} "
-    "FOR EACH ROW EXECUTE FUNCTION {function}()"
+    "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()"
 )
 MARIADB_INSERT_TRIGGER = (
     "CREATE TRIGGER {trigger}_insert BEFORE INSERT ON {table} FOR EACH ROW "
@@ -340,7 +345,9 @@ def trigger_sql(connection):
         "column": quote(connection, COLUMN),
         "trigger": TRIGGER,
         "function": TRIGGER,
-        "checksum": checksum_sql(connection, "NEW.token"),
+        "checksum": checksum_sql(
+            connection, "(to_jsonb(NEW) ->> 'token')" if connection.vendor == "postgresql" else "NEW.token"
+        ),
     }
     if connection.vendor == "postgresql":
         return [POSTGRESQL_TRIGGER_FUNCTION.format(**names), POSTGRESQL_TRIGGER.format(**names)]
