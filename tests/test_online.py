@@ -256,5 +256,6 @@ def test_control_the_standard_path_has_a_window(online_before_0012):
 
     failures = no_window_failures(result)
     assert failures, summary(result)
-    # The old instance cannot write after 0012 without the trigger.
-    assert result["failed_inserts"] > 0, failures
+    # Without the trigger the old instance cannot write after 0012 (PostgreSQL), or what it writes
+    # while 0012 runs keeps 0012 from completing (MariaDB, 1138 at the NOT NULL step).
+    assert result["failed_inserts"] > 0 or result["migrate_runs"] > 1, failures
