@@ -261,7 +261,10 @@ def run_with_short_locks(connection, statements, lock_timeout=LOCK_TIMEOUT_SECON
         try:
             if connection.vendor == "postgresql":
                 with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = %s", [f"{int(lock_timeout * 1000)}ms"])
+                    # set_config(..., true): SET LOCAL, with a parameter, which SET cannot take.
+                    cursor.execute(
+                        "SELECT set_config('lock_timeout', %s, true)", [f"{int(lock_timeout * 1000)}ms"]
+                    )
                     for statement in statements:
                         cursor.execute(statement)
             else:
