@@ -78,6 +78,7 @@ def test_the_steps_prepare_what_0012_does_and_0012_finds_them_done(online_before
         "trigger": True,
         "missing_checksums": 0,
         "unique_index": True,
+        "token_index": True,
         "not_null": True,
         "migration_0012": False,
     }
@@ -96,8 +97,11 @@ def test_the_steps_prepare_what_0012_does_and_0012_finds_them_done(online_before
     assert set(constraints_before) - set(online.constraints(connection)) <= {
         name for name, constraint in constraints_before.items() if constraint["columns"] == ["token"]
     }
+    # The old instances' reads by value still find an index on token.
+    assert online.TOKEN_INDEX in online.constraints(connection)
     online.contract(connection)
     assert online.status(connection)["trigger"] is False
+    assert online.status(connection)["token_index"] is False
     expected = tokens + ["written-after-expand", "written-after-not-null"]
     assert stored_checksums() == {token: checksum(token) for token in expected}
 

@@ -9,14 +9,14 @@ schema work ahead of 0012, each with short locks only, while the old instances s
    inserted, or whose token is updated, without one (what the old instances write);
 2. backfill: the checksums of the rows that existed before, in short keyset batches;
 3. index: the unique index on token_checksum, built without blocking writes, under the name Django's
-   0012 gives it;
+   0012 gives it, and an index on token that 0012 leaves in place for the old instances' reads;
 4. not-null: token_checksum NOT NULL, without a long lock.
 
 Then DOT 3.x's `migrate` with our series' 0012 finds the column, the checksums and the constraint in
 place and skips them (its AddFieldUnlessPresent and AlterFieldUnlessDone), leaving only the change of
 token to a TextField. Once no old instance remains:
 
-6. contract: drop the trigger.
+6. contract: drop the trigger, and the index on token the old instances' reads needed.
 
 status tells which of these are done. Every step is idempotent: run again, it does what is left. Each
 takes a Django connection (configured with the database only: no DOT is needed) and logs to the
@@ -37,6 +37,12 @@ logger = logging.getLogger("dot0012")
 TABLE = "oauth2_provider_accesstoken"
 COLUMN = "token_checksum"
 TRIGGER = "dot0012_accesstoken_checksum"
+# An index on token for the old instances' lookups by value, which 0012 leaves without one (DOT 3.x
+# looks tokens up by checksum): without it each of their reads scans the table between 0012 and
+# contract. A hash index on PostgreSQL (no size limit on the token, equality only), a prefix on MariaDB
+# (one that survives 0012's change of token to longtext, which an index on the whole column would not).
+TOKEN_INDEX = "dot0012_accesstoken_token"
+MARIADB_TOKEN_INDEX_PREFIX = 191
 # The CHECK constraint that lets PostgreSQL 12+ set NOT NULL without scanning the table.
 NOT_NULL_CHECK = "dot0012_accesstoken_checksum_not_null"
 STEPS = ("expand", "backfill", "index", "not-null", "status", "contract")
@@ -229,6 +235,7 @@ def status(connection):
         "trigger": bool(trigger_names(connection)),
         "missing_checksums": missing_checksums(connection) if column else None,
         "unique_index": has_unique_index(connection) if column else False,
+        "token_index": has_token_index(connection),
         "not_null": column is not None and not column.null_ok,
         "migration_0012": migration_0012_applied(connection),
     }
@@ -405,9 +412,10 @@ def create_index(connection, lock_timeout=LOCK_TIMEOUT_SECONDS):
     check_database(connection)
     if column_info(connection) is None:
         raise CommandError("no token_checksum column: run the expand step first")
+    changed = create_token_index(connection, lock_timeout)
     if has_unique_index(connection):
         logger.info("index: token_checksum has its unique index already")
-        return {"changed": False}
+        return {"changed": changed}
     table, column = quote(connection, TABLE), quote(connection, COLUMN)
     name = unique_constraint_name(connection)
     if connection.vendor == "postgresql":
@@ -423,6 +431,39 @@ def create_index(connection, lock_timeout=LOCK_TIMEOUT_SECONDS):
         )
     logger.info("index: created %s", name)
     return {"changed": True, "name": name}
+
+
+def has_token_index(connection):
+    return TOKEN_INDEX in constraints(connection)
+
+
+def create_token_index(connection, lock_timeout):
+    """The index on token that keeps the old instances' reads by value fast after 0012 (TOKEN_INDEX)."""
+    table, token, name = quote(connection, TABLE), quote(connection, "token"), quote(connection, TOKEN_INDEX)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [TOKEN_INDEX]
+            )
+            row = cursor.fetchone()
+            if row and row[0]:
+                return False
+            if row:
+                cursor.execute(f"DROP INDEX CONCURRENTLY {name}")
+            cursor.execute(f"CREATE INDEX CONCURRENTLY {name} ON {table} USING hash ({token})")
+    else:
+        if has_token_index(connection):
+            return False
+        run_with_short_locks(
+            connection,
+            [
+                f"ALTER TABLE {table} ADD INDEX {name} ({token}({MARIADB_TOKEN_INDEX_PREFIX})), "
+                "ALGORITHM=INPLACE, LOCK=NONE"
+            ],
+            lock_timeout,
+        )
+    logger.info("index: created %s", TOKEN_INDEX)
+    return True
 
 
 def create_postgresql_unique_constraint(connection, name, lock_timeout):
@@ -504,19 +545,35 @@ def set_not_null(connection, lock_timeout=LOCK_TIMEOUT_SECONDS):
 
 
 def contract(connection, lock_timeout=LOCK_TIMEOUT_SECONDS):
-    """Drop the trigger, once no instance of DOT < 3.0 writes tokens any more."""
+    """Drop the trigger and the token index, once no instance of DOT < 3.0 serves any more."""
     check_database(connection)
     names = trigger_names(connection)
-    if not names:
-        logger.info("contract: no checksum trigger left")
+    token_index = has_token_index(connection)
+    if not names and not token_index:
+        logger.info("contract: no checksum trigger or token index left")
         return {"changed": False}
     table = quote(connection, TABLE)
-    if connection.vendor == "postgresql":
-        statements = [f"DROP TRIGGER {TRIGGER} ON {table}", f"DROP FUNCTION IF EXISTS {TRIGGER}()"]
-    else:
-        statements = [f"DROP TRIGGER {name}" for name in names]
-    run_with_short_locks(connection, statements, lock_timeout)
-    logger.info("contract: dropped %s", ", ".join(names))
+    if names:
+        if connection.vendor == "postgresql":
+            statements = [f"DROP TRIGGER {TRIGGER} ON {table}", f"DROP FUNCTION IF EXISTS {TRIGGER}()"]
+        else:
+            statements = [f"DROP TRIGGER {name}" for name in names]
+        run_with_short_locks(connection, statements, lock_timeout)
+        logger.info("contract: dropped %s", ", ".join(names))
+    if token_index:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(connection, TOKEN_INDEX)}")
+        else:
+            run_with_short_locks(
+                connection,
+                [
+                    f"ALTER TABLE {table} DROP INDEX {quote(connection, TOKEN_INDEX)}, "
+                    "ALGORITHM=INPLACE, LOCK=NONE"
+                ],
+                lock_timeout,
+            )
+        logger.info("contract: dropped %s", TOKEN_INDEX)
     return {"changed": True}
 
 
