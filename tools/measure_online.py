@@ -123,16 +123,35 @@ def rows_of(backend, tokens, path, result, command, date):
     return [summary, *steps]
 
 
+def add_milliseconds(rows):
+    """The waits and short durations in milliseconds too (field_ms), for the docs to show them so."""
+    for row in rows:
+        for field in ("seconds", "longest_read_wait_seconds", "longest_insert_wait_seconds"):
+            if field in row:
+                row[field.removesuffix("seconds") + "ms" if field != "seconds" else "ms"] = row[field] * 1000
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dot", required=True, help="the DOT tree with our series (dot0012 prepare)")
+    parser.add_argument("--dot", help="the DOT tree with our series (dot0012 prepare)")
     parser.add_argument("--backends", default="postgres,mysql", help="comma-separated: postgres, mysql")
     parser.add_argument("--tokens", default="100000", help="comma-separated token counts")
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated: standard, online")
     parser.add_argument("--out", required=True, help="results file (JSON), rows added or replaced")
     parser.add_argument("--note", default="", help="what to know about this run, recorded with it")
+    parser.add_argument(
+        "--derive-only", action="store_true", help="only add the derived fields (milliseconds) to the file"
+    )
     args = parser.parse_args()
     out = Path(args.out)
+    if not args.derive_only and not args.dot:
+        parser.error("--dot is required")
+    if args.derive_only:
+        results = json.loads(out.read_text())
+        add_milliseconds(results["rows"])
+        out.write_text(json.dumps(results, indent=1) + "\n")
+        return
     results = (
         json.loads(out.read_text())
         if out.exists()
@@ -156,6 +175,7 @@ def main():
                     for row in results["rows"]
                     if (row["backend"], row["tokens"], row["path"]) != (backend, tokens, path)
                 ] + rows
+                add_milliseconds(results["rows"])
                 results.update(
                     command=command,
                     date=date,
