@@ -107,7 +107,7 @@ class OldInstance:
 
     def longest(self, kind, phase=None):
         return max(
-            (wait for (p, k), wait in self.waits.items() if k == kind and phase in (None, p)), default=0
+            (wait for (p, k), wait in self.waits.items() if k == kind and phase in (None, p)), default=0.0
         )
 
 

@@ -128,7 +128,9 @@ def add_milliseconds(rows):
     for row in rows:
         for field in ("seconds", "longest_read_wait_seconds", "longest_insert_wait_seconds"):
             if field in row:
-                row[field.removesuffix("seconds") + "ms" if field != "seconds" else "ms"] = row[field] * 1000
+                row[field.removesuffix("seconds") + "ms" if field != "seconds" else "ms"] = (
+                    float(row[field]) * 1000
+                )
     return rows
 
 
