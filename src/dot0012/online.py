@@ -602,7 +602,7 @@ def connect(database_url):
 
     from dot0012.databases import UnknownBackend, database_settings
 
-    if not re.match(r"^(postgres|postgresql|pgsql|mysql|mariadb)(\+\w+)?://", database_url or ""):
+    if not re.match(r"^(postgres|postgresql|pgsql|mysql|mysql2)(\+\w+)?://", database_url or ""):
         raise CommandError(f"not a PostgreSQL or MariaDB URL: {database_url!r}")
     try:
         database = database_settings(database_url)
