@@ -532,6 +532,12 @@ def set_not_null(connection, lock_timeout=LOCK_TIMEOUT_SECONDS):
             ],
             lock_timeout,
         )
+        # Statistics taken while the checksums were NULL make the planner read 0012's "first token
+        # without a checksum" along the primary key, through the whole table, under 0012's ACCESS
+        # EXCLUSIVE lock; fresh ones send it to the unique index, which has no NULL. ANALYZE lets
+        # reads and writes go on.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
     else:
         # An online rebuild: MariaDB logs the writes made while it runs and applies them at the end.
         # In strict mode it refuses (1138 or 1265) if a NULL is left, instead of storing "".
