@@ -18,6 +18,7 @@ results_files = {
     "measure-0015": "_static/measure-0015/results.json",
     "releases": "_static/bench-releases/results.json",
     "orm-writes": "_static/orm-writes/results.json",
+    "online": "_static/online/results.json",
 }
 
 # Upstream django-oauth-toolkit issues and pull requests: :issue:`1521`, :pr:`1522`.

@@ -28,6 +28,7 @@ from sphinx.util.docutils import SphinxRole
 # How each field reads, by suffix or name: (format, unit).
 FORMATS = (
     ("_mib", "{:.1f}", " MiB"),
+    ("_ms", "{:.0f}", " ms"),
     ("seconds", "{:.1f}", " s"),
     ("median", "{:.1f}", " s"),
     ("ratio", "{:.1f}", "x"),

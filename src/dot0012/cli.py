@@ -1,4 +1,4 @@
-"""The dot0012 command: prepare, apply, demo, bench."""
+"""The dot0012 command: prepare, apply, demo, bench, online."""
 
 import argparse
 import logging
@@ -7,6 +7,7 @@ import time
 
 from dot0012 import __version__
 from dot0012.errors import CommandError
+from dot0012.online import BATCH_SIZE, LOCK_TIMEOUT_SECONDS, STEPS
 
 
 # How often a progress line is repeated when stderr is not a terminal (a CI log, a file).
@@ -141,7 +142,55 @@ def build_parser():
     bench.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
     bench.add_argument("--note", help="a paragraph to add to results.md")
     bench.add_argument("--out", default="bench-results", help="output directory (default bench-results)")
+
+    online = commands.add_parser(
+        "online",
+        help="upgrade from DOT < 3.0 to 3.x with no window: one step of expand/contract",
+        description="Run one step of the upgrade with no window on PostgreSQL 12+ or MariaDB 10.6+, while "
+        "instances of DOT < 3.0 keep serving: expand (nullable token_checksum and a trigger that fills it), "
+        "backfill, index (unique, built online), not-null, then DOT 3.x's migrate, then contract (drop the "
+        "trigger). status shows what is done. Every step can be run again and does what is left.",
+    )
+    online.add_argument("step", choices=STEPS, metavar="STEP", help=", ".join(STEPS))
+    online.add_argument(
+        "--database",
+        required=True,
+        metavar="URL",
+        help="the database DOT's tables are in (dj-database-url form), e.g. "
+        "postgres://postgres:@127.0.0.1:5432/app or mysql://root:@127.0.0.1:3306/app",
+    )
+    online.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=LOCK_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="how long a schema change may wait for its lock before it tries again "
+        f"(default {LOCK_TIMEOUT_SECONDS}; MariaDB counts whole seconds)",
+    )
+    online.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help=f"backfill: rows per UPDATE (default {BATCH_SIZE})"
+    )
     return parser
+
+
+def run_online_step(args):
+    from dot0012 import online
+
+    if args.lock_timeout <= 0:
+        raise CommandError(f"--lock-timeout must be positive, not {args.lock_timeout}")
+    if args.batch_size < 1:
+        raise CommandError(f"--batch-size must be at least 1, not {args.batch_size}")
+    options = {}
+    if args.step == "backfill":
+        options["batch_size"] = args.batch_size
+    elif args.step not in ("status",):
+        options["lock_timeout"] = args.lock_timeout
+    connection = online.connect(args.database)
+    try:
+        result = online.run_step(args.step, connection, **options)
+    finally:
+        connection.close()
+    return "\n".join(f"{key}: {value}" for key, value in result.items())
 
 
 def main(argv=None):
@@ -171,6 +220,8 @@ def main(argv=None):
             results = run_bench(args)
             print(format_targets(results["targets"]))
             print(f"\nresults in {args.out}/: results.json, results.csv, results.md")
+        elif args.command == "online":
+            print(run_online_step(args))
     except CommandError as error:
         message, *report = error.args
         if report:
