@@ -18,8 +18,7 @@ from django.utils import timezone
 from dot0012 import online
 from dot0012.errors import CommandError
 from tests import online_scenario
-from tests.test_migration_0012 import applied
-from tests.tokens import MIGRATION_0012, checksum, generate_tokens, insert_tokens, migrate
+from tests.tokens import MIGRATION_0012, applied, checksum, generate_tokens, insert_tokens, migrate
 
 
 BACKEND = os.environ.get("DOT0012_BACKEND", "sqlite")

@@ -23,6 +23,7 @@ takes a Django connection (configured with the database only: no DOT is needed) 
 "dot0012" logger. SQLite is not covered: it has no online schema change at all.
 """
 
+import contextlib
 import logging
 import re
 import time
@@ -262,32 +263,20 @@ def run_with_short_locks(connection, statements, lock_timeout=LOCK_TIMEOUT_SECON
     its lock while the reads and writes that come after it queue behind it; on a timeout, pause and
     try again, up to `attempts` times.
     """
-    from django.db import DatabaseError, transaction
+    from django.db import transaction
 
-    for attempt in range(1, attempts + 1):
-        try:
-            if connection.vendor == "postgresql":
-                with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                    # set_config(..., true): SET LOCAL, with a parameter, which SET cannot take.
-                    cursor.execute(
-                        "SELECT set_config('lock_timeout', %s, true)", [f"{int(lock_timeout * 1000)}ms"]
-                    )
-                    for statement in statements:
-                        cursor.execute(statement)
-            else:
-                # MariaDB's DDL is not transactional; lock_wait_timeout counts whole seconds.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET SESSION lock_wait_timeout = %s", [max(1, round(lock_timeout))])
-                    for statement in statements:
-                        cursor.execute(statement)
-            return attempt
-        except DatabaseError as error:
-            if not is_lock_timeout(connection, error) or attempt == attempts:
-                raise
-            logger.info(
-                "lock not granted within %ss, attempt %d of %d: retrying", lock_timeout, attempt, attempts
-            )
-            time.sleep(RETRY_PAUSE_SECONDS)
+    def run():
+        # MariaDB's DDL is not transactional: each statement commits on its own.
+        in_transaction = (
+            transaction.atomic(using=connection.alias)
+            if connection.vendor == "postgresql"
+            else contextlib.nullcontext()
+        )
+        with in_transaction, connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    return with_lock_timeout(connection, run, lock_timeout, attempts)
 
 
 def with_lock_timeout(connection, function, lock_timeout=LOCK_TIMEOUT_SECONDS, attempts=LOCK_ATTEMPTS):
