@@ -14,8 +14,9 @@ extensions = ["sphinx.ext.extlinks", "results"]
 
 # The results files the :result: role and the result-table directive render figures from (_ext/results.py).
 results_files = {
+    "shipped": "_static/bench-shipped/results.json",
     "stack": "_static/bench-stack/results.json",
-    "measure-0015": "_static/measure-0015/results.json",
+    "bench-0015": "_static/bench-0015/results.json",
     "releases": "_static/bench-releases/results.json",
     "orm-writes": "_static/orm-writes/results.json",
     "online": "_static/online/results.json",
