@@ -232,6 +232,26 @@ def no_window_failures(result):
     return failures
 
 
+def issue_like_dot_3():
+    """A token DOT 3.x writes itself, through its model (which computes the checksum), after contract."""
+    from oauth2_provider.models import get_access_token_model
+
+    token = "issued-by-dot-3-after-contract"
+    get_access_token_model().objects.create(
+        token=token, expires=timezone.now() + timedelta(days=1), scope="read"
+    )
+    return token
+
+
+def rejected_by_dot_3(tokens):
+    """The tokens that DOT 3.x's OAuth2Validator.validate_bearer_token() does not accept for "read"."""
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+    from oauthlib.common import Request
+
+    validator = OAuth2Validator()
+    return [token for token in tokens if not validator.validate_bearer_token(token, ["read"], Request("/"))]
+
+
 def summary(result):
     return {key: value for key, value in result.items() if key != "written"}
 
@@ -247,6 +267,10 @@ def test_no_window_with_an_old_instance_serving(online_before_0012):
     assert result["inserts"] > 0 and result["reads"] > 0
     assert MIGRATION_0012 in applied()
     assert online.status(connection)["trigger"] is False
+    # The old instances are gone: migrate to the end, as the upgrade guide says, and authenticate tokens
+    # of every origin through DOT 3.x itself.
+    migrate(None)
+    assert rejected_by_dot_3(tokens_to_read + result["written"] + [issue_like_dot_3()]) == []
 
 
 @pytest.mark.slow
