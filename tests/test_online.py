@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import urllib.parse
 from datetime import timedelta
 
 import pytest
@@ -176,6 +177,9 @@ def test_the_command_refuses_bad_input_with_one_line_and_status_2(tmp_path):
         (["status", "--database", f"sqlite:///{tmp_path}/db.sqlite3"], "not a PostgreSQL or MariaDB URL"),
         (["expand", "--database", "postgres://postgres:@127.0.0.1:5432/"], "names no database"),
         (["backfill", "--database", "mysql://root:@127.0.0.1:3306/x", "--batch-size", "0"], "--batch-size"),
+        # Django refuses before any connection: a name longer than PostgreSQL takes, or (in the envs
+        # without psycopg) the missing driver.
+        (["expand", "--database", f"postgres://postgres:@127.0.0.1:5432/{'x' * 64}"], "cannot connect"),
     ]:
         completed = run_cli(*args)
         assert completed.returncode == 2, completed
@@ -187,7 +191,11 @@ def test_the_command_refuses_bad_input_with_one_line_and_status_2(tmp_path):
 def database_url():
     settings = connection.settings_dict
     scheme = "postgres" if connection.vendor == "postgresql" else "mysql"
-    return f"{scheme}://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    # A socket's directory as the host (the pg16 envs' server) goes percent-encoded.
+    host = urllib.parse.quote(settings["HOST"], safe="")
+    return (
+        f"{scheme}://{settings['USER']}:{settings['PASSWORD']}@{host}:{settings['PORT']}/{settings['NAME']}"
+    )
 
 
 def test_the_command_runs_the_steps(online_before_0012):

@@ -103,6 +103,7 @@ END
 
 def check_database(connection):
     """Raise CommandError unless the connection is to a PostgreSQL 12+ or MariaDB with the token table."""
+    from django.core.exceptions import ImproperlyConfigured
     from django.db import DatabaseError
 
     if connection.vendor not in CHECKSUM_SQL:
@@ -111,7 +112,7 @@ def check_database(connection):
         )
     try:
         connection.ensure_connection()
-    except DatabaseError as error:
+    except (DatabaseError, ImproperlyConfigured) as error:
         raise CommandError(
             f"cannot connect to {connection.settings_dict['NAME']!r}: {one_line(error)}"
         ) from None
@@ -610,8 +611,13 @@ def connect(database_url):
         # its connection to the steps instead.
         raise CommandError("Django is configured already: pass a connection to the steps instead")
     import django
+    from django.core.exceptions import ImproperlyConfigured
     from django.db import connections
 
     settings.configure(USE_TZ=True, DATABASES={"default": database})
     django.setup()
-    return connections["default"]
+    try:
+        return connections["default"]
+    except ImproperlyConfigured as error:
+        # The driver of the URL's backend is not installed.
+        raise CommandError(f"cannot connect to {database['NAME']!r}: {one_line(error)}") from None
