@@ -23,7 +23,6 @@ import datetime
 import json
 import logging
 import os
-import platform
 import random
 import shlex
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from dot0012 import migrate_child
 from dot0012.databases import database_settings, server_url
+from dot0012.report import machine
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +182,7 @@ def main():
                     command=command,
                     date=date,
                     note=args.note,
-                    machine={"cpu": platform.processor() or platform.machine(), "nproc": os.cpu_count()},
+                    machine=machine(),
                 )
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(results, indent=1) + "\n")

@@ -127,9 +127,11 @@ def run_bench(args):
             try:
                 for migration in migrations:
                     measured = [variant for variant in variants if variant.has(migration)]
+                    # Any tree that has the migration migrates to the one before it alike.
+                    tree = next(variant.tree for variant in measured if variant.tree)
                     for tokens in token_counts:
                         for length in lengths:
-                            info = bench.populate(migration, tokens, length, measured)
+                            info = bench.populate(migration, tokens, length, tree)
                             descriptions[server] = info["database"]
                             for backend in columns:
                                 for variant in measured:
@@ -141,12 +143,12 @@ def run_bench(args):
 
 
 class ServerBench:
-    """Populate one server's database at 0011, and put it back there before every run."""
+    """Populate one server's database before a migration, and put it back there before every run."""
 
     def __init__(self, server, work_dir):
         self.server = server
         self.work_dir = work_dir
-        self.migration = self.tokens = self.length = None
+        self.migration = self.tokens = self.length = self.tree = None
         self.dirty_with = None
         if server == "sqlite":
             self.database = database_settings(f"sqlite:///{Path(work_dir) / DATABASE_NAME}.sqlite3")
@@ -160,20 +162,18 @@ class ServerBench:
                 else self.database
             )
 
-    def populate(self, migration, tokens, length, variants):
-        """Populate the database before `migration` with the first of the variants that has it."""
+    def populate(self, migration, tokens, length, tree):
+        """Populate the database before `migration`, migrating it with the DOT in `tree`."""
         logger.info(f"{self.server}: creating {tokens:,} tokens of {length} characters before {migration}")
         self.close()
         create_database(self.pristine, self.work_dir)
-        # Any tree that has the migration migrates to the one before it alike.
-        tree = next(variant.tree for variant in variants if variant.tree)
         info = populate(tokens, self.pristine, tree, self.work_dir, token_length=length, migration=migration)
-        self.migration, self.tokens, self.length, self.dirty_with = migration, tokens, length, None
-        self.populate_variants = variants
+        self.migration, self.tokens, self.length, self.tree = migration, tokens, length, tree
+        self.dirty_with = None
         return info
 
     def restore(self):
-        """Bring the working database back to the populated state at 0011."""
+        """Bring the working database back to the populated state, before the migration."""
         if self.server == "sqlite":
             for suffix in ("-journal", "-wal", "-shm"):
                 Path(self.database["NAME"] + suffix).unlink(missing_ok=True)
@@ -195,7 +195,7 @@ class ServerBench:
                 logger.info(
                     f"rolling back {variant.label} failed ({result['error']}): populating the database again"
                 )
-                self.populate(self.migration, self.tokens, self.length, self.populate_variants)
+                self.populate(self.migration, self.tokens, self.length, self.tree)
         self.dirty_with = None
 
     def run(self, backend, variant, verify, use_memray):

@@ -21,6 +21,8 @@ import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dot0012.online import CHECKSUM_SQL
+
 
 DATABASE_ENV = "DOT0012_DEMO_DATABASE"
 BEFORE_0012 = "0011_refreshtoken_token_family"
@@ -313,8 +315,8 @@ def migrate_to(
 
 # The floor: one set-based UPDATE computing every checksum in the database, by connection.vendor.
 FLOOR_CHECKSUM_SQL = {
-    "postgresql": "encode(sha256(convert_to(token, 'UTF8')), 'hex')",
-    "mysql": "SHA2(CONVERT(token USING utf8mb4), 256)",
+    # The server's SHA-256, as the online upgrade computes it; on SQLite hashlib's, registered below.
+    **{vendor: sql.format(token="token") for vendor, sql in CHECKSUM_SQL.items()},
     "sqlite": "dot0012_sha256(token)",
 }
 

@@ -23,6 +23,7 @@ FLOOR_RATIO_LIMIT = 1.5
 SPEEDUP_OVER = "3.4.1"
 SPEEDUP_MINIMUM = 10
 RATIO_FIELDS = {FLOOR: "ratio_vs_floor", SCHEMA_FLOOR: "ratio_vs_schema_floor"}
+SPEEDUP_FIELD = f"speedup_vs_{SPEEDUP_OVER.replace('.', '_')}"
 
 
 def machine():
@@ -70,25 +71,22 @@ def add_ratios(rows):
             if medians.get((data, floor_key)):
                 row[field] = row["median_seconds"] / medians[(data, floor_key)]
         if medians.get((data, SPEEDUP_OVER)):
-            row[f"speedup_vs_{SPEEDUP_OVER.replace('.', '_')}"] = (
-                medians[(data, SPEEDUP_OVER)] / row["median_seconds"]
-            )
+            row[SPEEDUP_FIELD] = medians[(data, SPEEDUP_OVER)] / row["median_seconds"]
 
 
 def check_targets(rows, final_keys):
-    """The targets of each final variant on each backend and migration, at the largest N, per token length."""
+    """
+    The targets of each final variant on each backend and migration, at the largest N, per token length,
+    from the ratios add_ratios() gave the rows.
+    """
     by_key = {(*same_data(row), row["variant"]): row for row in rows}
+    sizes_measured = {}
+    for backend, migration, tokens, _ in map(same_data, rows):
+        sizes_measured.setdefault((backend, migration), set()).add(tokens)
+    lengths = sorted({row["token_length"] for row in rows})
     targets = []
-    for backend, migration in dict.fromkeys((row["backend"], row.get("migration", "0012")) for row in rows):
-        sizes = sorted(
-            {
-                row["tokens"]
-                for row in rows
-                if (row["backend"], row.get("migration", "0012")) == (backend, migration)
-            }
-        )
-        lengths = sorted({row["token_length"] for row in rows})
-        smallest, largest = sizes[0], sizes[-1]
+    for (backend, migration), sizes in sizes_measured.items():
+        smallest, largest = min(sizes), max(sizes)
         for key in final_keys:
             checks = {
                 f"RSS growth <= {RSS_LIMIT_MIB} MiB": [],
@@ -101,7 +99,6 @@ def check_targets(rows, final_keys):
             for length in lengths:
                 row = by_key.get((backend, migration, largest, length, key), {})
                 small = by_key.get((backend, migration, smallest, length, key), {})
-                upstream = by_key.get((backend, migration, largest, length, SPEEDUP_OVER), {})
                 growth = row.get("median_rss_growth_mib")
                 checks[names[0]].append((length, growth, None if growth is None else growth <= RSS_LIMIT_MIB))
                 if smallest != largest and growth is not None and "median_rss_growth_mib" in small:
@@ -112,8 +109,8 @@ def check_targets(rows, final_keys):
                     checks[name].append(
                         (length, ratio, None if ratio is None else ratio <= FLOOR_RATIO_LIMIT)
                     )
-                if "median_seconds" in upstream and "median_seconds" in row:
-                    speedup = upstream["median_seconds"] / row["median_seconds"]
+                if SPEEDUP_FIELD in row:
+                    speedup = row[SPEEDUP_FIELD]
                     checks[names[4]].append((length, speedup, speedup >= SPEEDUP_MINIMUM))
             for name, results in checks.items():
                 known = [met for _, _, met in results if met is not None]
